@@ -1,0 +1,528 @@
+"""`bgjobs install` and `bgjobs uninstall`.
+
+install = preflight -> roles and extensions -> yoyo migrations -> SQL objects (sql/,
+re-applied on every install, with the plpython/ modules embedded) + app_settings +
+job registry in one transaction -> pg_cron schedules (in pg_cron's own database, through
+cron.schedule_in_database when that is another one).  Idempotent; --dry-run only plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from . import pymodules
+from .db import connect, first_line, yoyo_uri
+from .errors import BgjobsError
+from .registry import JOBS, Job, default_grace, with_overrides
+from .resources import migrations_dir, plpython_dir, sql_dir
+from .settings import DEFAULTS, Settings
+
+ROLES = ("bgjobs_admin", "bgjobs_viewer")
+SQL_ORDER = ("functions", "jobs", "monitoring", "views", "plpython")
+Report = Callable[[str], None]
+
+
+@dataclass
+class Preflight:
+    dbname: str
+    user: str
+    server_version: str
+    superuser: bool
+    cron_preloaded: bool
+    cron_db: str | None
+    plpython: bool                # plpython3u installed or installable here
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cron_here(self) -> bool:
+        return self.cron_db == self.dbname
+
+
+def preflight(conn: psycopg.Connection, need_cron: bool = True) -> Preflight:
+    q = lambda s, *a: conn.execute(s, a or None).fetchone()  # noqa: E731
+    num, version = q("SELECT current_setting('server_version_num')::int, current_setting('server_version')")
+    dbname, user, superuser = q("SELECT current_database(), current_user, "
+                                "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)")
+    if num < 150000:
+        raise BgjobsError(f"PostgreSQL 15 or newer is required; {dbname} runs {version}")
+    if not q("SELECT has_database_privilege(current_database(), 'CREATE')")[0]:
+        raise BgjobsError(f"role {user} lacks CREATE on database {dbname} (needed for schema bgjobs); "
+                          f"GRANT CREATE ON DATABASE {dbname} TO {user}, or install as the database owner")
+    missing_roles = [r for r in ROLES if not q("SELECT 1 FROM pg_roles WHERE rolname = %s", r)]
+    if missing_roles and not q("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user")[0]:
+        raise BgjobsError(f"roles {', '.join(missing_roles)} do not exist and {user} cannot create them "
+                          f"(needs CREATEROLE); create them NOLOGIN first")
+    preload = q("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'")
+    cron_db = q("SELECT current_setting('cron.database_name', true)")[0]
+    loaded = bool(cron_db) or (preload is not None and "pg_cron" in (preload[0] or ""))
+    if loaded and not cron_db:
+        cron_db = "postgres"
+    if need_cron and not loaded:
+        raise BgjobsError("pg_cron is not loaded: add shared_preload_libraries = 'pg_cron' and "
+                          "cron.database_name = '<database>' to postgresql.conf and restart the server "
+                          "(or install with --no-schedule)")
+    installed_py = q("SELECT 1 FROM pg_extension WHERE extname = 'plpython3u'") is not None
+    available_py = q("SELECT 1 FROM pg_available_extensions WHERE name = 'plpython3u'") is not None
+    pf = Preflight(dbname, user, version, bool(superuser), loaded, cron_db, installed_py or (available_py and bool(superuser)))
+    if not pf.plpython:
+        why = "not available on this server" if not available_py else f"only a superuser can create it ({user} is not)"
+        pf.notes.append(f"plpython3u {why}: the PL/Python parts (deliver-notifications) are left to "
+                        "`bgjobs worker`; everything else is installed")
+    return pf
+
+
+def croniter_in_server(conn: psycopg.Connection) -> str | None:
+    """None if the server's PL/Python can import croniter, else the reason."""
+    try:
+        with conn.transaction():
+            conn.execute("DO $py$\nimport croniter\n$py$ LANGUAGE plpython3u")
+        return None
+    except psycopg.Error as exc:
+        return first_line(exc)
+
+
+# --------------------------------------------------------------------------- plans
+
+@dataclass
+class Plan:
+    preflight: Preflight
+    migrations: list[str]
+    sql_files: list[Path]
+    settings_changes: list[tuple[str, str | None, str]]
+    registry_changes: list[str]
+    schedule_actions: list[tuple[str, str, str]]     # (action, cron name, detail)
+    jobs: list[Job]
+
+    def lines(self) -> list[str]:
+        pf = self.preflight
+        out = [f"target: database {pf.dbname} as {pf.user} (PostgreSQL {pf.server_version}); "
+               f"pg_cron in database {pf.cron_db or '(not loaded)'}; plpython3u: {'yes' if pf.plpython else 'no'}"]
+        out += [f"note: {n}" for n in pf.notes]
+        out.append(f"migrations to apply: {len(self.migrations)}" + (f" ({', '.join(self.migrations)})" if self.migrations else ""))
+        out.append(f"SQL objects to (re)apply: {len(self.sql_files)} files")
+        for key, old, new in self.settings_changes:
+            shown = new if len(new) < 60 else new[:57] + "..."
+            out.append(f"setting {key}: {'(new)' if old is None else repr(old)} -> {shown!r}")
+        out += [f"registry: {c}" for c in self.registry_changes]
+        for action, name, detail in self.schedule_actions:
+            out.append(f"pg_cron {action}: {name} {detail}".rstrip())
+        return out
+
+    @property
+    def changes(self) -> int:
+        return (len(self.migrations) + len(self.settings_changes) + len(self.registry_changes)
+                + sum(1 for a, _, _ in self.schedule_actions if a != "unchanged"))
+
+
+def _sql_files(include_plpython: bool) -> list[Path]:
+    root = sql_dir()
+    files: list[Path] = []
+    subdirs = [d for d in SQL_ORDER if (root / d).is_dir()]
+    subdirs += sorted(d.name for d in root.iterdir() if d.is_dir() and d.name not in SQL_ORDER)
+    for d in subdirs:
+        if d == "plpython" and not include_plpython:
+            continue
+        files += sorted((root / d).glob("*.sql"))
+    return files
+
+
+def _desired_jobs(settings: Settings, pf: Preflight) -> list[Job]:
+    jobs = []
+    for job in JOBS:
+        ov = dict(settings.jobs.get(job.name, {}))
+        j = with_overrides(job, ov)
+        if j.needs_plpython and not pf.plpython:
+            j = with_overrides(j, {"enabled": False})
+        jobs.append(j)
+    return jobs
+
+
+def _registry_row(j: Job) -> dict:
+    sched = pymodules.schedule()
+    tz = j.extra.get("timezone", "UTC")
+    interval = timedelta(days=1) if j.tenant_local else sched.max_gap(j.tick, tz)
+    return {
+        "job_name": j.name, "description": j.description, "schedule": j.tick,
+        "function_schema": "bgjobs", "function_name": j.function, "tenant_local": j.tenant_local,
+        "local_time": j.local_time, "timezone": tz, "expected_interval": interval,
+        "expected_duration": j.expected_duration, "timeout": j.timeout,
+        "grace": j.grace or default_grace(interval), "stale_after": j.stale_after, "enabled": j.enabled,
+    }
+
+
+REGISTRY_COLS = ("description", "schedule", "function_schema", "function_name", "tenant_local", "local_time",
+                 "timezone", "expected_interval", "expected_duration", "timeout", "grace", "stale_after", "enabled")
+
+
+def _existing_registry(conn) -> dict[str, dict]:
+    if conn.execute("SELECT to_regclass('bgjobs.job_registry')").fetchone()[0] is None:
+        return {}
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    return {r["job_name"]: r for r in cur.execute("SELECT * FROM bgjobs.job_registry")}
+
+
+def _existing_settings(conn) -> dict[str, str]:
+    if conn.execute("SELECT to_regclass('public.app_settings')").fetchone()[0] is None:
+        return {}
+    return dict(conn.execute("SELECT key, value FROM public.app_settings").fetchall())
+
+
+# --------------------------------------------------------------------------- pg_cron
+
+def _cron_conn(conn: psycopg.Connection, pf: Preflight) -> psycopg.Connection:
+    if pf.cron_here:
+        return conn
+    return connect(conn.info.dsn, dbname=pf.cron_db, password=conn.info.password or None)
+
+
+def _cron_ready(cconn: psycopg.Connection) -> bool:
+    return cconn.execute("SELECT to_regclass('cron.job')").fetchone()[0] is not None
+
+
+def _command(job: Job) -> str:
+    return f"CALL bgjobs.run_scheduled_job('{job.name}')"
+
+
+def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[Job]) -> list[tuple[str, str, str, Job | None, int | None]]:
+    """(action, cron name, detail, job, jobid) for each job; action in create/update/unchanged."""
+    existing_reg = _existing_registry(conn)
+    cron_rows = []
+    if cconn is not None and _cron_ready(cconn):
+        cron_rows = cconn.execute(
+            "SELECT jobid, jobname, schedule, command, database, active FROM cron.job WHERE username = current_user"
+        ).fetchall()
+    by_name = {r[1]: r for r in cron_rows}
+    plan = []
+    for j in jobs:
+        name = (existing_reg.get(j.name) or {}).get("cron_jobname") or j.pg_cron_name
+        row = by_name.get(name)
+        if row is not None and row[4] != pf.dbname:
+            # pg_cron keys jobs by name and user: that name belongs to another database's
+            # install (re-scheduling it would silently rewire that job). Use our own name.
+            name = f"{j.pg_cron_name}@{pf.dbname}"
+            row = by_name.get(name)
+        want = (j.tick, _command(j), pf.dbname, j.enabled)
+        if row is None:
+            plan.append(("create", name, f"'{j.tick}'" + ("" if j.enabled else " (inactive)"), j, None))
+        elif (row[2], row[3], row[4], row[5]) != want:
+            plan.append(("update", name, f"'{row[2]}' -> '{j.tick}'" + ("" if j.enabled else " (inactive)"), j, row[0]))
+        else:
+            plan.append(("unchanged", name, "", j, row[0]))
+    return plan
+
+
+def _apply_schedules(cconn, pf: Preflight, plan) -> None:
+    for action, name, _, job, jobid in plan:
+        if action == "create":
+            jid = cconn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s)",
+                                (name, job.tick, _command(job), pf.dbname)).fetchone()[0]
+            if not job.enabled:
+                cconn.execute("SELECT cron.alter_job(%s, active => false)", (jid,))
+        elif action == "update":
+            cconn.execute("SELECT cron.alter_job(%s, %s, %s, %s, NULL, %s)",
+                          (jobid, job.tick, _command(job), pf.dbname, job.enabled))
+
+
+# --------------------------------------------------------------------------- install
+
+def expand_plpython(body: str, modules: dict[str, str]) -> str:
+    """Replace each '#bgjobs:import NAME' line by a loader that execs the module's source
+    (stored in bgjobs.plpython_modules) once per session, keyed by its hash in GD."""
+    def loader(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in modules:
+            raise BgjobsError(f"PL/Python import of unknown module {name!r}")
+        key = f"bgjobs_mod:{name}:{hashlib.sha256(modules[name].encode()).hexdigest()[:16]}"
+        return (
+            f"if {key!r} not in GD:\n"
+            f"    import sys as _sys, types as _types\n"
+            f"    _src = plpy.execute(\"SELECT source FROM bgjobs.plpython_modules WHERE name = '{name}'\")[0]['source']\n"
+            f"    _mod = _types.ModuleType({name!r})\n"
+            f"    _mod.__file__ = 'plpython/{name}.py'\n"
+            f"    exec(compile(_src, 'plpython/{name}.py', 'exec'), _mod.__dict__)\n"
+            f"    _sys.modules[{name!r}] = _mod\n"
+            f"    GD[{key!r}] = _mod\n"
+            f"{name} = GD[{key!r}]"
+        )
+    return re.sub(r"^#bgjobs:import (\w+)\s*$", loader, body, flags=re.M)
+
+
+def _plpython_modules() -> dict[str, str]:
+    return {p.stem: p.read_text() for p in sorted(plpython_dir().glob("*.py")) if not p.name.startswith("_")}
+
+
+def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(yoyo_uri(conn))
+    try:
+        migrations = read_migrations(str(migrations_dir()))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            names = [m.id for m in pending]
+            if pending:
+                backend.apply_migrations(pending)
+                report(f"applied migrations: {', '.join(names)}")
+        return names
+    finally:
+        backend.connection.close()
+
+
+def _pending_migrations(conn: psycopg.Connection) -> list[str]:
+    from yoyo import read_migrations
+    migrations = [m.id for m in read_migrations(str(migrations_dir()))]
+    if conn.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None:
+        return migrations
+    applied = {r[0] for r in conn.execute("SELECT migration_id FROM public._yoyo_migration").fetchall()}
+    return [m for m in migrations if m not in applied]
+
+
+def plan_install(conn: psycopg.Connection, settings: Settings, schedule: bool = True) -> tuple[Plan, psycopg.Connection | None]:
+    pf = preflight(conn, need_cron=schedule)
+    jobs = _desired_jobs(settings, pf)
+    current = _existing_settings(conn)
+    changes = []
+    for key, (default, _) in DEFAULTS.items():
+        if key not in current and key not in settings.values:
+            changes.append((key, None, default))
+    for key, value in settings.values.items():
+        if current.get(key) != value:
+            changes.append((key, current.get(key), value))
+    existing = _existing_registry(conn)
+    reg_changes = []
+    for j in jobs:
+        row = _registry_row(j)
+        old = existing.get(j.name)
+        if old is None:
+            reg_changes.append(f"add {j.name}")
+        else:
+            diff = [c for c in REGISTRY_COLS if old.get(c) != row[c]]
+            if diff:
+                reg_changes.append(f"update {j.name} ({', '.join(diff)})")
+    cconn = None
+    sched_plan = []
+    if schedule:
+        cconn = _cron_conn(conn, pf)
+        sched_plan = _schedule_plan(conn, cconn, pf, jobs)
+    plan = Plan(pf, _pending_migrations(conn), _sql_files(pf.plpython), changes, reg_changes,
+                [(a, n, d) for a, n, d, _, _ in sched_plan], jobs)
+    plan._sched = sched_plan  # type: ignore[attr-defined]
+    return plan, cconn
+
+
+def install(dsn: str, settings: Settings, dry_run: bool = False, schedule: bool = True,
+            report: Report = print) -> Plan:
+    conn = connect(dsn, autocommit=True)
+    cconn = None
+    try:
+        plan, cconn = plan_install(conn, settings, schedule)
+        if dry_run:
+            for line in plan.lines():
+                report(line)
+            report(f"dry run: {plan.changes} change(s) planned; nothing was changed")
+            return plan
+        pf = plan.preflight
+        for note in pf.notes:
+            report(f"note: {note}")
+        _ensure_roles_and_extensions(conn, cconn, pf, schedule)
+        if pf.plpython:
+            reason = croniter_in_server(conn)
+            if reason:
+                raise BgjobsError(f"the server's PL/Python cannot import croniter ({reason}); "
+                                  "install the Debian package python3-croniter on the database server")
+        _run_migrations(conn, report)
+        _apply_objects(conn, plan, settings)
+        report(f"applied {len(plan.sql_files)} SQL object files, {len(plan.settings_changes)} setting change(s), "
+               f"{len(plan.registry_changes)} registry change(s)")
+        if schedule:
+            sched_plan = plan._sched  # type: ignore[attr-defined]
+            with cconn.transaction():
+                _apply_schedules(cconn, pf, sched_plan)
+            with conn.transaction():
+                for _, name, _, job, _ in sched_plan:
+                    conn.execute("UPDATE bgjobs.job_registry SET cron_jobname = %s WHERE job_name = %s "
+                                 "AND cron_jobname IS DISTINCT FROM %s", (name, job.name, name))
+            for action, name, detail in plan.schedule_actions:
+                if action != "unchanged":
+                    report(f"pg_cron {action}: {name} {detail}")
+        report(f"bgjobs installed in database {pf.dbname}: {plan.changes} change(s)")
+        return plan
+    finally:
+        if cconn is not None and cconn is not conn:
+            cconn.close()
+        conn.close()
+
+
+def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> None:
+    for role in ROLES:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            try:
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+            except psycopg.errors.DuplicateObject:
+                pass
+    if pf.plpython:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS plpython3u")
+    if schedule and not _cron_ready(cconn):
+        try:
+            cconn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        except psycopg.Error as exc:
+            raise BgjobsError(f"cannot create extension pg_cron in database {pf.cron_db}: {first_line(exc)}") from None
+
+
+def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings) -> None:
+    modules = _plpython_modules() if plan.preflight.plpython else {}
+    with conn.transaction():
+        conn.execute("SET LOCAL check_function_bodies = off")
+        conn.execute("SET LOCAL client_min_messages = warning")
+        for name, source in modules.items():
+            conn.execute(
+                "INSERT INTO bgjobs.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, sha256 = EXCLUDED.sha256, updated_at = now() "
+                "WHERE bgjobs.plpython_modules.sha256 <> EXCLUDED.sha256",
+                (name, source, hashlib.sha256(source.encode()).hexdigest()))
+        views = []
+        for path in plan.sql_files:
+            text = path.read_text()
+            if path.parent.name == "views":
+                views.append(path)
+                continue
+            if path.parent.name == "plpython":
+                text = expand_plpython(text, modules)
+            _exec_file(conn, path, text)
+        _apply_views(conn, views)
+        for key, (default, desc) in DEFAULTS.items():
+            conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (key) DO NOTHING", (key, default, desc))
+        for key, value in settings.values.items():
+            conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now() "
+                         "WHERE app_settings.value IS DISTINCT FROM EXCLUDED.value",
+                         (key, value, DEFAULTS[key][1]))
+        cols = ("job_name",) + REGISTRY_COLS
+        ins = sql.SQL("INSERT INTO bgjobs.job_registry ({cols}) VALUES ({vals}) ON CONFLICT (job_name) DO UPDATE SET "
+                      "{sets}, updated_at = now() WHERE ({old}) IS DISTINCT FROM ({new})").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+            vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols),
+            sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS),
+            old=sql.SQL(", ").join(sql.SQL("job_registry.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS),
+            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS))
+        for j in plan.jobs:
+            conn.execute(ins, _registry_row(j))
+
+
+def _exec_file(conn, path: Path, text: str) -> None:
+    try:
+        conn.execute(text)
+    except psycopg.Error as exc:
+        raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
+
+
+def _apply_views(conn, views: list[Path]) -> None:
+    """Views may depend on each other: apply in passes until all are created."""
+    pending = list(views)
+    while pending:
+        failed, last = [], None
+        for path in pending:
+            try:
+                with conn.transaction():
+                    conn.execute(path.read_text())
+            except psycopg.Error as exc:
+                failed.append(path)
+                last = (path, exc)
+        if len(failed) == len(pending):
+            path, exc = last
+            raise BgjobsError(f"views/{path.name}: {first_line(exc)}")
+        pending = failed
+
+
+# --------------------------------------------------------------------------- uninstall
+
+def uninstall_plan(conn) -> tuple[list[str], list[str]]:
+    """(pg_cron job names, SQL statements) that uninstall would run."""
+    reg = _existing_registry(conn)
+    names = [r["cron_jobname"] for r in reg.values() if r.get("cron_jobname")]
+    return names, []
+
+
+def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None:
+    conn = connect(dsn, autocommit=True)
+    try:
+        dbname = conn.info.dbname
+        reg = _existing_registry(conn)
+        if not reg and conn.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None:
+            raise BgjobsError(f"bgjobs is not installed in database {dbname}")
+        cron_db = conn.execute("SELECT current_setting('cron.database_name', true)").fetchone()[0]
+        names = [r.get("cron_jobname") or r["job_name"] for r in reg.values()]
+        if cron_db and names:
+            pf = Preflight(dbname, "", "", False, True, cron_db, False)
+            cconn = _cron_conn(conn, pf)
+            try:
+                if _cron_ready(cconn):
+                    rows = cconn.execute("SELECT jobid, jobname FROM cron.job WHERE username = current_user "
+                                         "AND database = %s AND jobname = ANY(%s)", (dbname, names)).fetchall()
+                    for jobid, name in rows:
+                        cconn.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
+                        report(f"pg_cron unscheduled: {name}")
+            finally:
+                if cconn is not conn:
+                    cconn.close()
+        with conn.transaction():
+            conn.execute("SET LOCAL client_min_messages = warning")
+            _drop_objects(conn)
+            report("dropped bgjobs functions, views, triggers and schema bgjobs")
+        if not keep_data:
+            _rollback_migrations(conn)
+            report("rolled back all migrations (tables and their data removed)")
+        else:
+            report("kept the tables and their data (--keep-data)")
+        with conn.transaction():
+            for role in ROLES:
+                conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(sql.Identifier(role)))
+        report(f"bgjobs uninstalled from database {dbname} (roles {', '.join(ROLES)} are cluster-wide and kept)")
+    finally:
+        conn.close()
+
+
+def _drop_objects(conn) -> None:
+    for view in ("job_status", "healthcheck_summary"):
+        conn.execute(sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(sql.Identifier(view)))
+    # views and functions of ours in public, found by the files that create them
+    for path in _sql_files(True):
+        for kind, schema, name in re.findall(
+                r"CREATE OR REPLACE (VIEW|FUNCTION|PROCEDURE)\s+(\w+)\.(\w+)", path.read_text()):
+            if schema != "public":
+                continue
+            if kind == "VIEW":
+                conn.execute(sql.SQL("DROP VIEW IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
+            else:
+                conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
+    conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_insert ON public.jobs_log")
+    conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_update ON public.jobs_log")
+    # functions of ours in schema bgjobs (the tables there go with the migrations' rollback)
+    for (sig,) in conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc p "
+                               "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'bgjobs'").fetchall():
+        conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {} CASCADE").format(sql.SQL(sig)))
+
+
+def _rollback_migrations(conn) -> None:
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(yoyo_uri(conn))
+    try:
+        migrations = read_migrations(str(migrations_dir()))
+        with backend.lock():
+            backend.rollback_migrations(backend.to_rollback(migrations))
+        for t in ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"):
+            backend.execute(f'DROP TABLE IF EXISTS public."{t}"')
+        backend.commit()
+    finally:
+        backend.connection.close()

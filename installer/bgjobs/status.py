@@ -1,0 +1,65 @@
+"""`bgjobs status`: the job_status view, as a table or JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+from psycopg.rows import dict_row
+
+from .db import connect
+from .errors import BgjobsError
+
+COLUMNS = ("job_name", "pg_cron_job", "schedule", "local_time", "active", "state", "last_run_at", "last_status",
+           "last_duration", "last_records_updated", "health_score", "health_label", "next_expected_run", "last_error")
+
+
+def fetch(dsn: str) -> list[dict]:
+    with connect(dsn, autocommit=True) as conn:
+        try:
+            cur = conn.cursor(row_factory=dict_row)
+            return cur.execute(f"SELECT {', '.join(COLUMNS)} FROM public.job_status ORDER BY job_name").fetchall()
+        except psycopg.errors.UndefinedTable:
+            raise BgjobsError(f"bgjobs is not installed in database {conn.info.dbname} (run bgjobs install)") from None
+
+
+def _ago(ts: datetime | None, now: datetime) -> str:
+    if ts is None:
+        return "never"
+    secs = (now - ts).total_seconds()
+    future = secs < 0
+    secs = abs(secs)
+    if secs < 90:
+        text = f"{secs:.0f}s"
+    elif secs < 5400:
+        text = f"{secs / 60:.0f}m"
+    elif secs < 172800:
+        text = f"{secs / 3600:.1f}h"
+    else:
+        text = f"{secs / 86400:.1f}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _dur(d: timedelta | None) -> str:
+    if d is None:
+        return "-"
+    s = d.total_seconds()
+    return f"{s * 1000:.0f}ms" if s < 1 else f"{s:.1f}s"
+
+
+def render(rows: list[dict]) -> str:
+    now = datetime.now(timezone.utc)
+    table = [("JOB", "PG_CRON JOB", "WHEN", "ACTIVE", "STATE", "LAST RUN", "TOOK", "RECORDS", "HEALTH", "NEXT")]
+    for r in rows:
+        when = f"{r['local_time'].strftime('%H:%M')} tenant-local" if r["local_time"] else r["schedule"]
+        health = "-" if r["health_score"] is None else f"{r['health_score']:.0f} {r['health_label']}"
+        table.append((r["job_name"], r["pg_cron_job"], when, "yes" if r["active"] else "no", r["state"],
+                      _ago(r["last_run_at"], now), _dur(r["last_duration"]),
+                      "-" if r["last_records_updated"] is None else str(r["last_records_updated"]),
+                      health, _ago(r["next_expected_run"], now)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+    for r in rows:
+        if r["state"] == "Failed" and r["last_error"]:
+            lines.append(f"  {r['job_name']}: {r['last_error'][:200]}")
+    return "\n".join(lines)

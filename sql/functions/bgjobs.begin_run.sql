@@ -1,0 +1,49 @@
+-- bgjobs.begin_run(job, as_of, trigger, session_lock): opens a run.  Reaps abandoned runs,
+-- checks the job exists (an unknown name raises, naming it), takes the job's run lock
+-- (session-level for the pg_cron procedure, which commits between steps; transaction-level
+-- for run_job()), and writes the jobs_log row: 'running', or 'skipped' when another run of
+-- the same job holds the lock.
+-- SECURITY DEFINER: callers (bgjobs_admin, pg_cron's user) need no rights on jobs_log.
+CREATE OR REPLACE FUNCTION bgjobs.begin_run(
+  p_job_name text, p_as_of timestamptz, p_trigger text, p_session_lock boolean,
+  OUT run_id uuid, OUT skipped boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path TO pg_catalog, public, pg_temp
+AS $$
+DECLARE
+  v_got boolean;
+  v_holder integer;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = p_job_name) THEN
+    RAISE EXCEPTION 'unknown job "%"', p_job_name
+      USING ERRCODE = 'undefined_object',
+            HINT = 'registered jobs: ' || coalesce((SELECT string_agg(r.job_name, ', ' ORDER BY r.job_name)
+                                                    FROM bgjobs.job_registry r), '(none)');
+  END IF;
+  PERFORM bgjobs.reap_stale_runs(false);
+
+  IF p_session_lock THEN
+    v_got := pg_try_advisory_lock(1650944610, hashtext(p_job_name));
+  ELSE
+    v_got := pg_try_advisory_xact_lock(1650944610, hashtext(p_job_name));
+  END IF;
+
+  IF v_got THEN
+    INSERT INTO public.jobs_log (job_name, started_at, status, as_of, trigger, pid)
+    VALUES (p_job_name, clock_timestamp(), 'running', p_as_of, p_trigger, pg_backend_pid())
+    RETURNING id INTO run_id;
+    skipped := false;
+  ELSE
+    v_holder := bgjobs.lock_held(p_job_name);
+    INSERT INTO public.jobs_log (job_name, started_at, completed_at, status, as_of, trigger, pid, error_message)
+    VALUES (p_job_name, clock_timestamp(), clock_timestamp(), 'skipped', p_as_of, p_trigger, pg_backend_pid(),
+            format('skipped: job "%s" is already running (pid %s)', p_job_name, coalesce(v_holder::text, '?')))
+    RETURNING id INTO run_id;
+    skipped := true;
+  END IF;
+END;
+$$;
+COMMENT ON FUNCTION bgjobs.begin_run(text, timestamptz, text, boolean) IS
+  'Opens a run: unknown job -> error; lock busy -> skipped row; else running row. Internal.';
+REVOKE ALL ON FUNCTION bgjobs.begin_run(text, timestamptz, text, boolean) FROM PUBLIC;

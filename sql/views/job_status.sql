@@ -1,0 +1,52 @@
+-- job_status: one row per registered job, what `bgjobs status` shows.  state is Running
+-- while a run holds the job's run lock (seen from any session, whether the run commits
+-- between steps or is one transaction), else the last run's outcome, else Pending.
+-- health_score = successes / runs x 100 over 7 days (the SLO window), labelled
+-- Healthy >= 95, Degraded 80-94, Unhealthy < 80.
+CREATE OR REPLACE VIEW public.job_status AS
+SELECT
+  r.job_name,
+  coalesce(r.cron_jobname, r.job_name)                         AS pg_cron_job,
+  r.schedule,
+  r.local_time,
+  r.enabled,
+  coalesce(c.active, false) AND r.enabled                      AS active,
+  CASE
+    WHEN h.pid IS NOT NULL THEN 'Running'
+    WHEN last.status IS NULL THEN 'Pending'
+    ELSE initcap(last.status)
+  END                                                          AS state,
+  h.pid                                                        AS running_pid,
+  last.started_at                                              AS last_run_at,
+  last.status                                                  AS last_status,
+  last.completed_at - last.started_at                          AS last_duration,
+  last.records_updated                                         AS last_records_updated,
+  last.error_message                                           AS last_error,
+  w.runs                                                       AS runs_7d,
+  w.successes                                                  AS successes_7d,
+  CASE WHEN w.runs > 0 THEN round(100.0 * w.successes / w.runs, 1) END AS health_score,
+  CASE
+    WHEN w.runs = 0 THEN 'No runs'
+    WHEN 100.0 * w.successes / w.runs >= 95 THEN 'Healthy'
+    WHEN 100.0 * w.successes / w.runs >= 80 THEN 'Degraded'
+    ELSE 'Unhealthy'
+  END                                                          AS health_label,
+  bgjobs.next_expected_run(r.job_name, now())                  AS next_expected_run
+FROM bgjobs.job_registry r
+LEFT JOIN bgjobs.cron_jobs() c ON c.jobname = coalesce(r.cron_jobname, r.job_name)
+                              AND c.database = current_database()
+CROSS JOIN LATERAL (SELECT bgjobs.lock_held(r.job_name) AS pid) h
+LEFT JOIN LATERAL (
+  SELECT j.started_at, j.completed_at, j.status, j.records_updated, j.error_message
+    FROM public.jobs_log j
+   WHERE j.job_name = r.job_name AND j.status <> 'skipped'
+   ORDER BY j.started_at DESC
+   LIMIT 1) last ON true
+CROSS JOIN LATERAL (
+  SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS runs,
+         count(*) FILTER (WHERE j.status = 'success') AS successes
+    FROM public.jobs_log j
+   WHERE j.job_name = r.job_name AND j.started_at > now() - interval '7 days') w;
+COMMENT ON VIEW public.job_status IS 'One row per registered job: schedule, active, state, last run, health score and label, next expected run.';
+REVOKE ALL ON public.job_status FROM PUBLIC;
+GRANT SELECT ON public.job_status TO bgjobs_admin, bgjobs_viewer;
