@@ -143,9 +143,11 @@ def _relative(moment, as_of, zone):
     return f"{day} {_clock(local)}"
 
 
-def _key_values(mapping, indent="  "):
-    return [f"{indent}{key}: {'-' if value is None else _str(value)}"
-            for key, value in (mapping or {}).items()]
+def _pairs(mapping):
+    """[(key, value text)] of a details or metrics dict, None shown as '-'."""
+    if not isinstance(mapping, dict):
+        mapping = {} if mapping is None else {"value": mapping}
+    return [(_str(k), "-" if v is None else _str(v)) for k, v in mapping.items()]
 
 
 def _slack(text, body_lines):
@@ -195,15 +197,14 @@ def _render_job_alert(p, tz_name):
     repeat = " (repeat)" if p.get("repeat") else ""
     headline = f"{_SEVERITY_ICON.get(severity, '🔔')} [{severity}] bgjobs: {name} — {label}{repeat}"
     when = _when(p.get("alert_time"), tz_name)
-    details = _key_values(p.get("details"))
+    details = _pairs(p.get("details"))
     text = "\n".join([headline, "", _str(p.get("summary"))]
-                     + (["", "Details:"] + details if details else []) + ["", f"Time: {when}"])
-    slack = _slack(_slack_escape(headline), [
-        f"*Summary:* {_slack_escape(p.get('summary'))}",
-        *(f"*{_slack_escape(line.split(': ', 1)[0].strip())}:* {_slack_escape(line.split(': ', 1)[1])}"
-          for line in _key_values(p.get("details"))),
-        f"*Time:* {_slack_escape(when)}",
-    ])
+                     + (["", "Details:"] + [f"  {k}: {v}" for k, v in details] if details else [])
+                     + ["", f"Time: {when}"])
+    slack = _slack(_slack_escape(headline),
+                   [f"*Summary:* {_slack_escape(p.get('summary'))}"]
+                   + [f"*{_slack_escape(k)}:* {_slack_escape(v)}" for k, v in details]
+                   + [f"*Time:* {_slack_escape(when)}"])
     return f"[{severity}] bgjobs: {name} — {label}{repeat}", text, slack
 
 
@@ -272,7 +273,7 @@ def _render_automation_health(p, tz_name):
     severity = _str(p.get("severity") or "INFO").upper()
     findings = [f"• [{_str(f.get('level')).upper()}] {_str(f.get('message'))}"
                 for f in p.get("findings") or [] if isinstance(f, dict)]
-    metrics = _key_values(p.get("metrics"))
+    metrics = [f"  {k}: {v}" for k, v in _pairs(p.get("metrics"))]
     headline = f"{_SEVERITY_ICON.get(severity, '🔔')} [{severity}] bgjobs: automation health check"
     text = "\n".join([headline, "", "Findings:"] + (findings or ["• none"])
                      + (["", "Metrics (last 24 hours):"] + metrics if metrics else []))
@@ -284,7 +285,7 @@ def _render_automation_health(p, tz_name):
 
 def _render_generic(template, p):
     title = _str(template) or "bgjobs notification"
-    lines = [f"{key}: {_str(value)}" for key, value in p.items()]
+    lines = [f"{key}: {value}" for key, value in _pairs(p)]
     text = "\n".join([title, ""] + lines) if lines else title
     return title, text, _slack(_slack_escape(title), [_slack_escape("\n".join(lines))])
 
@@ -335,6 +336,7 @@ class Outcome(NamedTuple):
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_KEYS = ("slack_webhook_url", "whatsapp_webhook_url", "webhook_url", "smtp_password",
                 "resend_api_key")
 
@@ -444,6 +446,7 @@ class Sender:
 
     def _redact(self, text):
         text = _URL.sub(lambda m: _origin(m.group(0)), _str(text))
+        text = _CREDENTIAL.sub(lambda m: m.group(1) + " ***", text)
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         text = " ".join(text.split())

@@ -1,0 +1,22 @@
+-- bgjobs.installments_set_tenant(): trigger on installments.  An installment inserted
+-- without tenant_id (as the seeds' Test 3 does) takes its payment plan's.
+CREATE OR REPLACE FUNCTION bgjobs.installments_set_tenant()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, public, pg_temp
+AS $$
+BEGIN
+  IF NEW.tenant_id IS NULL THEN
+    SELECT p.tenant_id INTO NEW.tenant_id FROM public.payment_plans p WHERE p.id = NEW.payment_plan_id;
+    IF NEW.tenant_id IS NULL THEN
+      RAISE EXCEPTION 'payment plan % does not exist', NEW.payment_plan_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+  END IF;
+  RETURN NEW;
+END;
+$$;
+REVOKE ALL ON FUNCTION bgjobs.installments_set_tenant() FROM PUBLIC;
+
+CREATE OR REPLACE TRIGGER installments_set_tenant
+  BEFORE INSERT ON public.installments
+  FOR EACH ROW EXECUTE FUNCTION bgjobs.installments_set_tenant();
