@@ -181,7 +181,7 @@ def _existing_settings(conn) -> dict[str, str]:
 def _cron_conn(conn: psycopg.Connection, pf: Preflight) -> psycopg.Connection:
     if pf.cron_here:
         return conn
-    return connect(conn.info.dsn, dbname=pf.cron_db, password=conn.info.password or None)
+    return connect(conn.info.dsn, dbname=pf.cron_db, autocommit=True, password=conn.info.password or None)
 
 
 def _cron_ready(cconn: psycopg.Connection) -> bool:

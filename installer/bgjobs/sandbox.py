@@ -215,14 +215,15 @@ host    all   all   127.0.0.1/32   scram-sha-256
 """
 
 
-def start(d: Path | None = None, port: int | None = None) -> Sandbox:
-    """Create (first time) and start the sandbox cluster; return it. Idempotent."""
+def start(d: Path | None = None, port: int | None = None, preload_cron: bool = True) -> Sandbox:
+    """Create (first time) and start the sandbox cluster; return it. Idempotent.
+    preload_cron=False makes a cluster without pg_cron (for testing preflight)."""
     d = Path(d or default_dir()).absolute()
     bin_dir = bindir()
     check_extensions(bin_dir)
     sb = load(d)
     if sb is None:
-        sb = _init(d, bin_dir, port)
+        sb = _init(d, bin_dir, port, preload_cron)
     elif port is not None and port != sb.port:
         if is_running(sb):
             raise BgjobsError(f"sandbox in {d} already runs on port {sb.port}; stop it first to change the port")
@@ -249,7 +250,7 @@ def _write_state(sb: Sandbox) -> None:
     os.chmod(f, 0o600)
 
 
-def _init(d: Path, bin_dir: Path, port: int | None) -> Sandbox:
+def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True) -> Sandbox:
     user = _server_user()
     d.mkdir(parents=True, exist_ok=True)
     _check_reachable(d, user)
@@ -274,6 +275,8 @@ def _init(d: Path, bin_dir: Path, port: int | None) -> Sandbox:
     socket_dir = sb.socket_dir
     _run_as(user, ["mkdir", "-p", "-m", "700", str(socket_dir)], cwd=d)
     conf = CONF.format(port=port, socket_dir=socket_dir, database=DATABASE)
+    if not preload_cron:
+        conf = "\n".join(line for line in conf.splitlines() if "cron" not in line) + "\n"
     _append(sb, sb.data / "postgresql.conf", conf)
     _append(sb, sb.data / "pg_hba.conf", HBA, replace=True)
     _write_state(sb)

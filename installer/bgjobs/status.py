@@ -16,11 +16,29 @@ COLUMNS = ("job_name", "pg_cron_job", "schedule", "local_time", "active", "state
 
 def fetch(dsn: str) -> list[dict]:
     with connect(dsn, autocommit=True) as conn:
-        try:
-            cur = conn.cursor(row_factory=dict_row)
-            return cur.execute(f"SELECT {', '.join(COLUMNS)} FROM public.job_status ORDER BY job_name").fetchall()
-        except psycopg.errors.UndefinedTable:
-            raise BgjobsError(f"bgjobs is not installed in database {conn.info.dbname} (run bgjobs install)") from None
+        if conn.execute("SELECT to_regclass('public.job_status')").fetchone()[0] is None:
+            raise BgjobsError(f"bgjobs is not installed in database {conn.info.dbname} (run bgjobs install)")
+        cur = conn.cursor(row_factory=dict_row)
+        rows = cur.execute(f"SELECT {', '.join(COLUMNS)} FROM public.job_status ORDER BY job_name").fetchall()
+        if any(r["active"] is None for r in rows):
+            _fill_active_from_cron_database(conn, rows)
+        return rows
+
+
+def _fill_active_from_cron_database(conn, rows: list[dict]) -> None:
+    """pg_cron lives in another database: read its cron.job there (same credentials)."""
+    cron_db = conn.execute("SELECT current_setting('cron.database_name', true)").fetchone()[0]
+    if not cron_db:
+        return
+    try:
+        with connect(conn.info.dsn, dbname=cron_db, autocommit=True, password=conn.info.password or None) as c:
+            state = {r[0]: r[1] for r in c.execute(
+                "SELECT jobname, active FROM cron.job WHERE database = %s", (conn.info.dbname,)).fetchall()}
+    except (BgjobsError, psycopg.Error):
+        return
+    for r in rows:
+        if r["active"] is None and r["pg_cron_job"] in state:
+            r["active"] = state[r["pg_cron_job"]]
 
 
 def _ago(ts: datetime | None, now: datetime) -> str:
@@ -53,7 +71,7 @@ def render(rows: list[dict]) -> str:
     for r in rows:
         when = f"{r['local_time'].strftime('%H:%M')} tenant-local" if r["local_time"] else r["schedule"]
         health = "-" if r["health_score"] is None else f"{r['health_score']:.0f} {r['health_label']}"
-        table.append((r["job_name"], r["pg_cron_job"], when, "yes" if r["active"] else "no", r["state"],
+        table.append((r["job_name"], r["pg_cron_job"], when, {True: "yes", False: "no"}.get(r["active"], "?"), r["state"],
                       _ago(r["last_run_at"], now), _dur(r["last_duration"]),
                       "-" if r["last_records_updated"] is None else str(r["last_records_updated"]),
                       health, _ago(r["next_expected_run"], now)))

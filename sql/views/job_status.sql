@@ -10,10 +10,12 @@ SELECT
   r.schedule,
   r.local_time,
   r.enabled,
-  coalesce(c.active, false) AND r.enabled                      AS active,
+  CASE WHEN to_regclass('cron.job') IS NULL THEN NULL            -- pg_cron lives in another database
+       ELSE coalesce(c.active, false) AND r.enabled END         AS active,
   CASE
     WHEN h.pid IS NOT NULL THEN 'Running'
     WHEN last.status IS NULL THEN 'Pending'
+    WHEN last.status = 'running' THEN 'Abandoned'              -- its backend died; reaped on the next run
     ELSE initcap(last.status)
   END                                                          AS state,
   h.pid                                                        AS running_pid,
