@@ -169,6 +169,7 @@ GRANT SELECT, UPDATE (status, next_attempt_at) ON public.notifications TO bgjobs
 
 -- bgjobs_viewer (the seeds' "partner"): reads logs and monitoring views; never
 -- recipients' addresses or message payloads, never secrets, never settings values.
+GRANT USAGE ON SCHEMA bgjobs TO bgjobs_viewer;   -- to call the views' read-only helpers; no table grants
 GRANT SELECT ON public.jobs_log, public.audit_log, public.job_heartbeats TO bgjobs_viewer;
 GRANT SELECT (id, tenant_id, channel, template, dedupe_key, category, status, attempts,
               next_attempt_at, created_at, sent_at, last_error)

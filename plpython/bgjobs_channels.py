@@ -98,11 +98,11 @@ def _slack_escape(value):
 
 
 def _zone(name):
-    """ZoneInfo for name, else UTC (times are always shown with their zone label)."""
+    """(zone, its name) for an IANA name, else UTC: times always carry their zone."""
     try:
-        return ZoneInfo(name) if name else UTC
+        return ZoneInfo(name), name
     except Exception:
-        return UTC
+        return UTC, "UTC"
 
 
 def _timestamp(value):
@@ -131,7 +131,7 @@ def _when(value, tz_name):
     moment = _timestamp(value)
     if moment is None or not tz_name:
         return _str(value)
-    local = moment.astimezone(_zone(tz_name))
+    local = moment.astimezone(_zone(tz_name)[0])
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
@@ -139,7 +139,8 @@ def _relative(moment, as_of, zone):
     """'Today 5:00 PM', 'Tomorrow 10:30 AM', 'Yesterday ...' or 'Wed 11 Mar 2:00 PM'."""
     local = moment.astimezone(zone)
     days = (local.date() - as_of.astimezone(zone).date()).days
-    day = {0: "Today", 1: "Tomorrow", -1: "Yesterday"}.get(days, f"{local:%a} {local.day} {local:%b}")
+    day = {0: "Today", 1: "Tomorrow", -1: "Yesterday"}.get(
+        days, f"{local:%a} {local.day} {local:%b}")
     return f"{day} {_clock(local)}"
 
 
@@ -220,12 +221,12 @@ def _render_alert_resolved(p, tz_name):
 
 def _render_hearing_reminder(p, tz_name):
     number, court = _str(p.get("case_number")), _str(p.get("court_name"))
-    zone_name = p.get("tenant_timezone") or tz_name or "UTC"
+    zone, zone_name = _zone(p.get("tenant_timezone") or tz_name or "UTC")
     moment = _timestamp(p.get("hearing_at"))
     if moment is None:
         date_line, time_line = f"Date: {_str(p.get('hearing_at'))}", None
     else:
-        local = moment.astimezone(_zone(zone_name))
+        local = moment.astimezone(zone)
         date_line = f"Date: {local:%A}, {local.day} {local:%B %Y}"
         time_line = f"Time: {_clock(local)} {local.tzname()} ({zone_name})"
     location = ", ".join(x for x in (court, _str(p.get("court_city"))) if x)
@@ -241,8 +242,7 @@ def _render_hearing_reminder(p, tz_name):
 
 
 def _render_deadline_digest(p, tz_name):
-    zone_name = p.get("timezone") or tz_name or "UTC"
-    zone = _zone(zone_name)
+    zone, zone_name = _zone(p.get("timezone") or tz_name or "UTC")
     as_of = _timestamp(p.get("as_of")) or _dt.datetime.now(UTC)
     far = _dt.datetime.max.replace(tzinfo=UTC)
     sections = {True: [], False: []}
@@ -353,6 +353,12 @@ def _origin(url):
     return f"{parts.scheme}://{host}/…"
 
 
+def _origin_of_match(match):
+    url = match.group(0)
+    bare = url.rstrip(".,:;!?)]}")
+    return _origin(bare) + url[len(bare):]
+
+
 def _is_http_url(value):
     try:
         parts = urllib.parse.urlsplit(value or "")
@@ -438,14 +444,17 @@ class Sender:
         if len(value) < 4:
             return
         self._secrets.add(value)
-        if _URL.match(value):
-            parts = urllib.parse.urlsplit(value)
+        try:
+            parts = urllib.parse.urlsplit(value) if _URL.match(value) else None
+        except ValueError:
+            parts = None
+        if parts is not None:
             for piece in (parts.path, parts.query, parts.password, parts.username):
                 if piece and len(piece) >= 4 and piece != "/":
                     self._secrets.add(piece)
 
     def _redact(self, text):
-        text = _URL.sub(lambda m: _origin(m.group(0)), _str(text))
+        text = _URL.sub(_origin_of_match, _str(text))
         text = _CREDENTIAL.sub(lambda m: m.group(1) + " ***", text)
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
@@ -499,7 +508,7 @@ class Sender:
             method="POST",
             headers={"Content-Type": "application/json", "User-Agent": "bgjobs",
                      **(headers or {})})
-        where = _origin(url)
+        where = url  # _fail cuts it to scheme and host
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 status = response.status
@@ -511,7 +520,9 @@ class Sender:
                 snippet = ""
             finally:
                 exc.close()
-            error = f"{channel}: HTTP {exc.code} from {where}" + (f": {snippet}" if snippet.strip() else "")
+            error = f"{channel}: HTTP {exc.code} from {where}"
+            if snippet.strip():
+                error += f": {snippet}"
             return self._fail(_http_permanent(exc.code), error, exc.code)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             permanent, description = _network_error(exc)
@@ -626,7 +637,8 @@ class Sender:
                                              f"({self.config.get('smtp_host', 'localhost')})")
             if refused:
                 detail = "; ".join(f"{a}: {c}" for a, (c, _) in refused.items())
-                return Outcome(True, False, self._redact(f"email: some recipients refused: {detail}"))
+                return Outcome(True, False,
+                               self._redact(f"email: some recipients refused: {detail}"))
             return Outcome(True, False, None, 250)
         return self._fail(False, "email: SMTP server disconnected twice")
 

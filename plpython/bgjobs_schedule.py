@@ -215,13 +215,16 @@ def get_zone(name):
 
 
 def validate_timezone(name):
-    """None if ``name`` is a time zone name zoneinfo knows, else a one-line reason."""
+    """None if ``name`` is an IANA time zone name as zoneinfo spells it, else a one-line
+    reason (a wrongly cased name gets the right spelling: store names canonically)."""
     if not isinstance(name, str) or not name.strip():
         return "time zone name is empty"
     try:
-        get_zone(name)
+        zone = get_zone(name)
     except ValueError as exc:
         return str(exc)
+    if zone.key != name:
+        return f"time zone {name!r} is spelled {zone.key!r}"
     return None
 
 

@@ -19,3 +19,5 @@ END;
 $$;
 COMMENT ON FUNCTION bgjobs.cron_jobs() IS 'pg_cron jobs visible from this database (empty if pg_cron lives elsewhere).';
 REVOKE ALL ON FUNCTION bgjobs.cron_jobs() FROM PUBLIC;
+-- read-only; called by the job_status view, whose readers need EXECUTE
+GRANT EXECUTE ON FUNCTION bgjobs.cron_jobs() TO bgjobs_admin, bgjobs_viewer;

@@ -38,3 +38,5 @@ END;
 $$;
 COMMENT ON FUNCTION bgjobs.next_expected_run(text, timestamptz) IS 'When a job is next expected to run.';
 REVOKE ALL ON FUNCTION bgjobs.next_expected_run(text, timestamptz) FROM PUBLIC;
+-- read-only; called by the job_status view, whose readers need EXECUTE
+GRANT EXECUTE ON FUNCTION bgjobs.next_expected_run(text, timestamptz) TO bgjobs_admin, bgjobs_viewer;

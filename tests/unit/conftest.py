@@ -46,37 +46,51 @@ class SmtpSink:
 
 
 class SmtpServer:
-    def __init__(self):
-        from aiosmtpd.controller import Controller
+    """An aiosmtpd server on 127.0.0.1; ``sink`` holds what it received."""
 
+    def __init__(self, **controller_options):
         self.sink = SmtpSink()
         self.port = free_port()
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.options = controller_options
+        self.controller = None
 
     def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port,
+                                     **self.options)
         self.controller.start()
 
     def stop(self):
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
     def restart(self):
         """Stop (dropping open sessions) and listen again on the same port."""
-        from aiosmtpd.controller import Controller
-
-        self.controller.stop()
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+        self.stop()
+        self.start()
 
 
 @pytest.fixture
-def smtp_server():
-    server = SmtpServer()
-    server.start()
-    yield server
-    try:
+def make_smtp_server():
+    """Factory: make_smtp_server(**aiosmtpd Controller options) -> started SmtpServer."""
+    servers = []
+
+    def make(**options):
+        server = SmtpServer(**options)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
         server.stop()
-    except (AssertionError, RuntimeError):
-        pass  # already stopped by the test
+
+
+@pytest.fixture
+def smtp_server(make_smtp_server):
+    return make_smtp_server()
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import time
 import types
 from pathlib import Path
 
+import bgjobs_channels as channels
 import pytest
+from bgjobs_channels import MAX_ATTEMPTS, Outcome, Sender, backoff_seconds, render
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
-
-import bgjobs_channels as channels
-from bgjobs_channels import MAX_ATTEMPTS, Outcome, Sender, backoff_seconds, render
 
 FAILURE = {"job_name": "update-installment-statuses",
            "error_message": "Connection timeout after 3 retries",
@@ -116,6 +115,13 @@ def test_hearing_reminder_in_tenant_time_zone():
     assert "<li>" in message["html"]
 
 
+def test_unknown_zone_falls_back_to_labelled_utc():
+    message = render("hearing_reminder", {"case_number": "C-1", "court_name": "HC",
+                                          "hearing_at": "2026-03-09T05:00:00Z",
+                                          "tenant_timezone": "Mars/Olympus"})
+    assert "Time: 5:00 AM UTC (UTC)" in message["text"]
+
+
 def test_hearing_reminder_crossing_midnight_in_a_far_zone():
     message = render("hearing_reminder", {
         "case_number": "C-1", "case_title": "t", "court_name": "High Court", "court_city": "X",
@@ -165,7 +171,6 @@ def test_deadline_digest_relative_days_follow_the_users_zone():
     assert "HIGH PRIORITY:" not in lines
     normal = lines[lines.index("NORMAL PRIORITY:") + 1:][:2]
     assert normal == ["• [Task] early - Due: Today 6:30 AM",
-                      "• [Task] late - Due: Tomorrow 12:00 AM" if False else
                       "• [Task] late - Due: Today 11:59 PM"]
     # The same instants seen from UTC: still the 8th, so both are "Tomorrow".
     payload["timezone"] = "UTC"
@@ -201,9 +206,10 @@ def test_unknown_template_and_bad_payloads_never_raise():
     assert message["subject"] == "brand_new"
     assert "a: 1" in message["text"] and 'b: {"c": [1, 2]}' in message["text"]
     # jsonb reaches PL/Python as text
-    assert render("job_failure", json.dumps(FAILURE))["subject"] == render("job_failure", FAILURE)["subject"]
+    assert render("job_failure", json.dumps(FAILURE)) == render("job_failure", FAILURE)
     for template, payload in [("job_alert", {"details": 5}), ("deadline_digest", "not json"),
-                              ("hearing_reminder", {"hearing_at": "soon", "tenant_timezone": "Nowhere/X"}),
+                              ("hearing_reminder", {"hearing_at": "soon",
+                                                    "tenant_timezone": "Nowhere/X"}),
                               ("automation_health", {"findings": "x"}), (None, None),
                               ("job_failure", {"job_name": "a\nb"})]:
         message = render(template, payload)
@@ -326,7 +332,8 @@ def test_unconfigured_channel_is_permanent(channel, error):
 
 def test_unknown_channel_and_non_http_destination_are_permanent():
     assert Sender({}).send("pigeon", "x", render("x", {})).permanent
-    outcome = Sender({"slack_webhook_url": "ftp://example.com/x"}).send("slack", "", render("x", {}))
+    sender = Sender({"slack_webhook_url": "ftp://example.com/x"})
+    outcome = sender.send("slack", "", render("x", {}))
     assert outcome.permanent and "not an http(s) URL" in outcome.error
 
 
@@ -361,8 +368,7 @@ def test_errors_never_leak_secrets(httpserver, closed_port, status):
         outcomes.append(sender.send("slack", "", render("job_failure", FAILURE)))
     with Sender({}) as sender:  # the URL given as the recipient is a secret too
         outcomes.append(sender.send("webhook", url, render("x", {})))
-    refused = f"https://user:pa55word@127.0.0.1:{closed_port}{SECRET_PATH}"
-    with Sender({"slack_webhook_url": refused}) as sender:
+    with Sender({"slack_webhook_url": f"http://127.0.0.1:{closed_port}{SECRET_PATH}"}) as sender:
         outcomes.append(sender.send("slack", "", render("x", {})))
     with Sender({"email_transport": "resend", "resend_api_key": SECRET_KEY,
                  "resend_from": "a@b.test",
@@ -378,9 +384,12 @@ def test_errors_never_leak_secrets(httpserver, closed_port, status):
             assert secret not in outcome.error, outcome.error
     origin = f"http://{httpserver.host}:{httpserver.port}/…"
     assert outcomes[0].error.startswith(f"slack: HTTP {status} from {origin}: bad request to")
-    assert "connection refused (https://127.0.0.1:" in outcomes[2].error
+    assert outcomes[2].error == f"slack: connection refused (http://127.0.0.1:{closed_port}/…)"
     assert outcomes[3].error.startswith(f"resend: HTTP {status} from {origin}")
     assert "Bearer ***" in outcomes[3].error
+    with Sender({"webhook_url": f"https://user:pa55word@bad host{SECRET_PATH}"}) as sender:
+        odd = sender.send("webhook", "", render("x", {}))
+    assert not odd.ok and "pa55word" not in odd.error and "hunter2" not in odd.error
 
 
 def test_resend_api(httpserver):
@@ -464,6 +473,32 @@ def test_smtp_550_recipient_is_permanent_and_session_survives(smtp_server):
     assert [m[2] for m in smtp_server.sink.messages] == [["fine@firm.test"]]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_only_when_configured(make_smtp_server):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword)
+              and (auth_data.login, auth_data.password) == (b"bgjobs", b"s3cret-pass"))
+        return AuthResult(success=ok, handled=False)  # unhandled failure: aiosmtpd sends 535
+
+    # Plain-text AUTH, on loopback and only for the test.
+    server = make_smtp_server(authenticator=authenticator, auth_require_tls=False,
+                              auth_required=True)
+    base = smtp_config(server, smtp_username="bgjobs", timeout_seconds="3")
+    with Sender(dict(base, smtp_password="s3cret-pass")) as sender:
+        good = sender.send("email", "a@firm.test", render("x", {}))
+    with Sender(dict(base, smtp_password="wrong-pass")) as sender:
+        wrong = sender.send("email", "a@firm.test", render("x", {}))
+    with Sender({k: v for k, v in base.items() if k != "smtp_username"}) as sender:
+        anonymous = sender.send("email", "a@firm.test", render("x", {}))
+    assert good.ok
+    assert (wrong.ok, wrong.permanent, wrong.status) == (False, True, 535)
+    assert "wrong-pass" not in wrong.error
+    assert (anonymous.ok, anonymous.permanent) == (False, True)  # 530 authentication required
+    assert len(server.sink.messages) == 1
+
+
 def test_smtp_server_down_is_transient(closed_port):
     with Sender({"smtp_host": "127.0.0.1", "smtp_port": str(closed_port)}) as sender:
         outcome = sender.send("email", "a@firm.test", render("x", {}))
@@ -483,5 +518,5 @@ def test_module_runs_when_exec_d_from_its_source():
     source = Path(channels.__file__).read_text(encoding="utf-8")
     module = types.ModuleType("bgjobs_channels_embedded")
     exec(compile(source, "<bgjobs_channels>", "exec"), module.__dict__)
-    assert module.render("job_failure", FAILURE)["subject"] == "ALERT: Job Failed - update-installment-statuses"
+    assert module.render("job_failure", FAILURE) == render("job_failure", FAILURE)
     assert module.backoff_seconds(2) == 60
