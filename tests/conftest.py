@@ -67,7 +67,10 @@ if os.environ.get("BGJOBS_TEST_DSN") or os.geteuid() == 0:
 else:
     from pytest_postgresql import factories
 
+    from bgjobs.sandbox import bindir
+
     postgresql_proc = factories.postgresql_proc(
+        executable=str(bindir() / "pg_ctl"),
         port=None,
         postgres_options=(f"-c shared_preload_libraries=pg_cron -c cron.database_name={CRON_DB} "
                           "-c cron.use_background_workers=on -c max_worker_processes=40 -c timezone=UTC"),

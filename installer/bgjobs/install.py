@@ -446,13 +446,6 @@ def _apply_views(conn, views: list[Path]) -> None:
 
 # --------------------------------------------------------------------------- uninstall
 
-def uninstall_plan(conn) -> tuple[list[str], list[str]]:
-    """(pg_cron job names, SQL statements) that uninstall would run."""
-    reg = _existing_registry(conn)
-    names = [r["cron_jobname"] for r in reg.values() if r.get("cron_jobname")]
-    return names, []
-
-
 def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None:
     conn = connect(dsn, autocommit=True)
     try:
@@ -484,9 +477,10 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
             report("rolled back all migrations (tables and their data removed)")
         else:
             report("kept the tables and their data (--keep-data)")
-        with conn.transaction():
-            for role in ROLES:
-                conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(sql.Identifier(role)))
+        if keep_data:
+            with conn.transaction():
+                for role in ROLES:   # the kept tables stay, our roles' grants on them go
+                    conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(sql.Identifier(role)))
         report(f"bgjobs uninstalled from database {dbname} (roles {', '.join(ROLES)} are cluster-wide and kept)")
     finally:
         conn.close()
