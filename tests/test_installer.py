@@ -239,3 +239,23 @@ def test_status_json_and_doctor(empty_db):
     assert "ok   schedules:" in doc.stdout or "WARN schedules:" in doc.stdout
     assert "ok   pg_cron launcher: running" in doc.stdout
     assert "FAIL" not in doc.stdout, doc.stdout
+
+
+def test_uninstall_keep_data_keeps_rows_and_reinstall_resumes(empty_db, pg_server):
+    name, dsn = empty_db
+    bgjobs("install", "--dsn", dsn, check=True)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("INSERT INTO tenants (name, timezone) VALUES ('Acme', 'Asia/Kolkata')")
+        c.execute("SELECT run_job('check-sla-and-overdue')")
+    out = bgjobs("uninstall", "--dsn", dsn, "--yes", "--keep-data", check=True).stdout
+    assert "kept the tables" in out
+    assert cron_jobs(pg_server, name) == {}
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT to_regprocedure('public.run_job(text, timestamptz)')").fetchone()[0] is None
+        assert c.execute("SELECT name FROM tenants").fetchall() == [("Acme",)]
+        assert c.execute("SELECT count(*) FROM jobs_log").fetchone()[0] == 1
+    bgjobs("install", "--dsn", dsn, check=True)
+    assert len(cron_jobs(pg_server, name)) == len(JOBS)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM jobs_log").fetchone()[0] == 1
+        assert c.execute("SELECT has_table_privilege('bgjobs_viewer', 'public.jobs_log', 'SELECT')").fetchone()[0]

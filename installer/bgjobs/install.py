@@ -471,16 +471,12 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
         with conn.transaction():
             conn.execute("SET LOCAL client_min_messages = warning")
             _drop_objects(conn)
-            report("dropped bgjobs functions, views, triggers and schema bgjobs")
+            report("dropped bgjobs functions, procedures, views and triggers")
         if not keep_data:
             _rollback_migrations(conn)
             report("rolled back all migrations (tables and their data removed)")
         else:
-            report("kept the tables and their data (--keep-data)")
-        if keep_data:
-            with conn.transaction():
-                for role in ROLES:   # the kept tables stay, our roles' grants on them go
-                    conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(sql.Identifier(role)))
+            report("kept the tables, their data and their grants (--keep-data); a later install resumes with them")
         report(f"bgjobs uninstalled from database {dbname} (roles {', '.join(ROLES)} are cluster-wide and kept)")
     finally:
         conn.close()
