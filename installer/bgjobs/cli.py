@@ -175,7 +175,10 @@ def run(job, dsn, as_of):
         except psycopg.errors.InvalidDatetimeFormat as exc:
             raise BgjobsError(f"--as-of: {first_line(exc)}") from None
     click.echo(json.dumps(resp, indent=2))
-    sys.exit(0 if resp.get("success") else 2)
+    if not resp.get("success"):
+        what = "skipped" if resp.get("skipped") else "failed"
+        click.echo(f"bgjobs: job {job} {what}: {resp.get('error')}", err=True)
+        sys.exit(2)
 
 
 @main.command()
