@@ -11,7 +11,11 @@ from .db import connect
 from .errors import BgjobsError
 
 COLUMNS = ("job_name", "pg_cron_job", "schedule", "local_time", "active", "state", "last_run_at", "last_status",
-           "last_duration", "last_records_updated", "health_score", "health_label", "next_expected_run", "last_error")
+           "last_duration", "last_records_updated", "health_score", "health_label", "next_expected_run", "last_error",
+           "success_rate_24h", "p95_duration_seconds", "alert_severity", "alerts", "silenced_until")
+# Firing alerts that are not about one job (system rules, automation rules, analytics).
+OTHER_ALERTS = ("SELECT display_name, rule, severity, since, summary, silenced FROM public.job_alerts "
+                "WHERE state = 'firing' AND subject NOT IN (SELECT job_name FROM public.job_status)")
 
 
 def fetch(dsn: str) -> list[dict]:
@@ -65,19 +69,36 @@ def _dur(d: timedelta | None) -> str:
     return f"{s * 1000:.0f}ms" if s < 1 else f"{s:.1f}s"
 
 
+def _alert(r: dict) -> str:
+    if r.get("alert_severity"):
+        text = f"{r['alert_severity']} {','.join(r.get('alerts') or [])}"
+    else:
+        text = "-"
+    if r.get("silenced_until"):
+        text += " (silenced)"
+    return text
+
+
 def render(rows: list[dict]) -> str:
     now = datetime.now(timezone.utc)
-    table = [("JOB", "PG_CRON JOB", "WHEN", "ACTIVE", "STATE", "LAST RUN", "TOOK", "RECORDS", "HEALTH", "NEXT")]
+    other = [a for r in rows if r.get("job_name") is None for a in r.get("other_alerts", [])]
+    rows = [r for r in rows if r.get("job_name") is not None]
+    monitoring = any("alert_severity" in r for r in rows)
+    head = ("JOB", "PG_CRON JOB", "WHEN", "ACTIVE", "STATE", "LAST RUN", "TOOK", "RECORDS", "HEALTH", "NEXT")
+    table = [head + (("ALERT",) if monitoring else ())]
     for r in rows:
         when = f"{r['local_time'].strftime('%H:%M')} tenant-local" if r["local_time"] else r["schedule"]
         health = "-" if r["health_score"] is None else f"{r['health_score']:.0f} {r['health_label']}"
         table.append((r["job_name"], r["pg_cron_job"], when, {True: "yes", False: "no"}.get(r["active"], "?"), r["state"],
                       _ago(r["last_run_at"], now), _dur(r["last_duration"]),
                       "-" if r["last_records_updated"] is None else str(r["last_records_updated"]),
-                      health, _ago(r["next_expected_run"], now)))
+                      health, _ago(r["next_expected_run"], now)) + ((_alert(r),) if monitoring else ()))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
     for r in rows:
         if r["state"] == "Failed" and r["last_error"]:
             lines.append(f"  {r['job_name']}: {r['last_error'][:200]}")
+    for a in other:
+        lines.append(f"  {a['severity']} {a['display_name']} ({a['rule']}, since {_ago(a['since'], now)})"
+                     f"{' (silenced)' if a['silenced'] else ''}: {(a['summary'] or '')[:200]}")
     return "\n".join(lines)

@@ -3,6 +3,11 @@
 -- between steps or is one transaction), else the last run's outcome, else Pending.
 -- health_score = successes / runs x 100 over 7 days (the SLO window), labelled
 -- Healthy >= 95, Degraded 80-94, Unhealthy < 80.
+-- Appended by monitoring: success_rate_24h, p95_duration (last 100 successful runs),
+-- alert_severity (the worst firing alert of the job), alerts (its firing rules) and
+-- silenced_until (an active silence of the job or of everything).  The per-job figures
+-- come from bgjobs.job_stats(), a definer function, so that bgjobs_viewer can read this
+-- view without rights on the bgjobs schema.
 CREATE OR REPLACE VIEW public.job_status AS
 SELECT
   r.job_name,
@@ -33,7 +38,12 @@ SELECT
     WHEN 100.0 * w.successes / w.runs >= 80 THEN 'Degraded'
     ELSE 'Unhealthy'
   END                                                          AS health_label,
-  bgjobs.next_expected_run(r.job_name, now())                  AS next_expected_run
+  st.next_expected_run                                         AS next_expected_run,
+  st.success_rate_24h,
+  st.p95_duration_seconds                                      AS p95_duration_seconds,
+  al.alert_severity,
+  coalesce(al.alerts, '{}')                                    AS alerts,
+  sil.until                                                    AS silenced_until
 FROM bgjobs.job_registry r
 LEFT JOIN bgjobs.cron_jobs() c ON c.jobname = coalesce(r.cron_jobname, r.job_name)
                               AND c.database = current_database()
@@ -48,7 +58,17 @@ CROSS JOIN LATERAL (
   SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS runs,
          count(*) FILTER (WHERE j.status = 'success') AS successes
     FROM public.jobs_log j
-   WHERE j.job_name = r.job_name AND j.started_at > now() - interval '7 days') w;
+   WHERE j.job_name = r.job_name AND j.started_at > now() - interval '7 days') w
+LEFT JOIN bgjobs.job_stats(now()) st ON st.job_name = r.job_name
+LEFT JOIN LATERAL (
+  SELECT (array_agg(a.severity ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], a.severity)))[1] AS alert_severity,
+         array_agg(a.rule ORDER BY a.rule) AS alerts
+    FROM bgjobs.alert_state a
+   WHERE a.subject = r.job_name AND a.state = 'firing') al ON true
+LEFT JOIN LATERAL (
+  SELECT max(s.until) AS until
+    FROM bgjobs.silences s
+   WHERE (s.job_name IS NULL OR s.job_name = r.job_name) AND s.starts_at <= now() AND s.until > now()) sil ON true;
 COMMENT ON VIEW public.job_status IS 'One row per registered job: schedule, active, state, last run, health score and label, next expected run.';
 REVOKE ALL ON public.job_status FROM PUBLIC;
 GRANT SELECT ON public.job_status TO bgjobs_admin, bgjobs_viewer;
