@@ -211,3 +211,17 @@ def test_tenant_local_tick_handles_each_tenant_once_per_local_date(sql, register
 def test_unknown_tenant_time_zone_is_refused(sql):
     with pytest.raises(psycopg.errors.InvalidParameterValue, match='unknown time zone "Mars/Olympus" for tenant "Ares"'):
         sql("INSERT INTO tenants (name, timezone) VALUES ('Ares', 'Mars/Olympus')")
+
+
+def test_silenced_job_failure_still_notifies_listeners_but_queues_no_alert(db, sql, register):
+    register("muted", "RAISE EXCEPTION 'expected during maintenance';")
+    sql("SELECT set_secret('SLACK_WEBHOOK_URL', 'http://127.0.0.1:9/hook')")
+    sql("SELECT silence_job('muted', now() + interval '1 hour', 'planned maintenance')")
+    with psycopg.connect(db, autocommit=True) as listener:
+        listener.execute("LISTEN job_failure")
+        assert sql("SELECT run_job('muted')")[0][0]["success"] is False
+        assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1
+    assert sql("SELECT count(*) FROM notifications")[0][0] == 0
+    register("loud", "RAISE EXCEPTION 'not silenced';")
+    sql("SELECT run_job('loud')")
+    assert sql("SELECT count(*) FROM notifications WHERE template = 'job_failure'")[0][0] == 1

@@ -1,7 +1,9 @@
 -- bgjobs.jobs_log_on_failure(): trigger on jobs_log.  Every failed run, whether recorded by
 -- the runtime, reaped, or inserted by hand (the seeds' Test 1), is announced at once:
 -- pg_notify on channel job_failure with {job_name, error_message, alert_time} (as in the
--- monitoring guide), and a job_failure alert queued for Slack and email.
+-- monitoring guide), and a job_failure alert queued for Slack and email unless the job (or
+-- everything) is silenced: then check-job-health's failure rule sends it when the silence
+-- ends, if the job is still failing.
 -- SECURITY DEFINER: the inserting role need not have rights on the outbox.
 CREATE OR REPLACE FUNCTION bgjobs.jobs_log_on_failure()
 RETURNS trigger
@@ -17,7 +19,11 @@ DECLARE
     'run_id', NEW.id);
 BEGIN
   PERFORM pg_notify('job_failure', v_payload::text);
-  PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
+  IF NOT EXISTS (SELECT 1 FROM bgjobs.silences s
+                  WHERE (s.job_name IS NULL OR s.job_name = NEW.job_name)
+                    AND s.starts_at <= now() AND s.until > now()) THEN
+    PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
+  END IF;
   RETURN NULL;
 END;
 $$;

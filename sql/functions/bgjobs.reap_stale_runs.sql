@@ -28,12 +28,17 @@ BEGIN
   GET DIAGNOSTICS v_reaped = ROW_COUNT;
 
   IF p_cancel_overdue THEN
-    PERFORM pg_cancel_backend(h.pid)
-      FROM bgjobs.job_registry r
-      CROSS JOIN LATERAL (SELECT bgjobs.lock_held(r.job_name) AS pid) h
-      JOIN pg_stat_activity a ON a.pid = h.pid
-     WHERE h.pid IS NOT NULL
-       AND h.pid <> pg_backend_pid()
+    -- one pass over the run locks held in this database (not one lookup per job)
+    PERFORM pg_cancel_backend(l.pid)
+      FROM pg_locks l
+      JOIN bgjobs.job_registry r ON hashtext(r.job_name)::oid = l.objid
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory'
+       AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+       AND l.classid = 1650944610::oid
+       AND l.objsubid = 2
+       AND l.granted
+       AND l.pid <> pg_backend_pid()
        AND a.xact_start < clock_timestamp() - r.timeout;
   END IF;
   RETURN v_reaped;

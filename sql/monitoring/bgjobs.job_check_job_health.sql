@@ -19,20 +19,8 @@ DECLARE
   v_worst    integer;
   v_jobs     integer;
 BEGIN
-  -- Cancelling is asked for only when some other backend holds a job's run lock in a
-  -- transaction older than the shortest timeout (one look at pg_locks): reap_stale_runs(true)
-  -- looks up each registered job's lock, which costs ~70 us a job (0.7 s for 10,000).
-  IF EXISTS (SELECT 1
-               FROM pg_catalog.pg_locks l
-               JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-              WHERE l.locktype = 'advisory' AND l.classid = 1650944610::oid AND l.objsubid = 2 AND l.granted
-                AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
-                AND l.pid <> pg_backend_pid()
-                AND a.xact_start < clock_timestamp() - (SELECT min(r.timeout) FROM bgjobs.job_registry r)) THEN
-    v_reaped := bgjobs.reap_stale_runs(true);
-  ELSE
-    v_reaped := bgjobs.reap_stale_runs(false);
-  END IF;
+  -- runs whose backend died are marked failed; runs past their hard timeout are cancelled
+  v_reaped := bgjobs.reap_stale_runs(true);
 
   SELECT coalesce(jsonb_agg(to_jsonb(f) ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], f.severity),
                             f.subject, f.rule), '[]'::jsonb)
