@@ -61,7 +61,7 @@ CREATE TABLE public.hearings (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, case_id) REFERENCES public.cases (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX hearings_scheduled_date_idx ON public.hearings (hearing_date) WHERE status = 'Scheduled';
+CREATE INDEX hearings_scheduled_date_idx ON public.hearings (tenant_id, hearing_date) WHERE status = 'Scheduled';
 
 CREATE TABLE public.tasks (
     tenant_id       uuid NOT NULL,
@@ -85,8 +85,19 @@ CREATE TABLE public.tasks (
     FOREIGN KEY (tenant_id, case_id) REFERENCES public.cases (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, assigned_to) REFERENCES public.users (tenant_id, id)
 );
-CREATE INDEX tasks_open_due_idx ON public.tasks (due_date)
+-- Open tasks by due date (check-upcoming-deadlines, analytics).
+CREATE INDEX tasks_open_due_idx ON public.tasks (tenant_id, due_date)
     WHERE status IN ('Open', 'In Progress');
+-- check-sla-and-overdue reads only the open tasks it has not flagged yet: the key is NULL
+-- once a task is flagged (or closed), so a tick's range scan costs what is new, not the
+-- size of the table.  Expression indexes rather than partial ones: PostgreSQL keeps
+-- statistics on an index expression, so the planner knows how few tasks are new.
+CREATE INDEX tasks_overdue_pending_idx ON public.tasks
+    ((CASE WHEN status IN ('Open', 'In Progress') AND NOT is_overdue THEN due_date END));
+CREATE INDEX tasks_sla_pending_idx ON public.tasks
+    (priority, (CASE WHEN status IN ('Open', 'In Progress') AND NOT sla_violated THEN due_date END));
+-- flags change often: keep the indexes' dead entries few
+ALTER TABLE public.tasks SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
 
 CREATE TABLE public.documents (
     tenant_id  uuid NOT NULL,
@@ -121,11 +132,19 @@ CREATE TABLE public.automation_logs (
     actions_executed jsonb,
     error_message    text,
     executed_at      timestamptz DEFAULT now(),
+    -- what fired the rule: entity, the event's data, and a key that makes a repeat of the
+    -- same event (same rule, entity and occurrence) a no-op
+    entity_type      text,
+    entity_id        uuid,
+    event_data       jsonb,
+    event_key        text,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, rule_id) REFERENCES public.automation_rules (tenant_id, id) ON DELETE SET NULL (rule_id)
 );
 CREATE INDEX automation_logs_executed_idx ON public.automation_logs (executed_at);
 CREATE INDEX automation_logs_rule_idx ON public.automation_logs (tenant_id, rule_id, executed_at);
+CREATE UNIQUE INDEX automation_logs_event_key_idx ON public.automation_logs (tenant_id, rule_id, event_key)
+    WHERE event_key IS NOT NULL;
 
 CREATE TABLE public.analytics_snapshots (
     tenant_id     uuid NOT NULL,

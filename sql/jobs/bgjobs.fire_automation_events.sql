@@ -1,0 +1,123 @@
+-- bgjobs.fire_automation_events(as_of, tenant_ids, events, entity_types, entity_ids,
+-- event_keys, data): the automation-rule runner the jobs share.  The arrays are parallel:
+-- event i happened in tenant_ids[i] to (entity_types[i], entity_ids[i]) with data[i].  Every
+-- active rule of that tenant whose trigger_event is the event runs once for it, set-based,
+-- and writes one automation_logs row per rule execution (executed_at = as_of).  event_keys[i]
+-- names the occurrence: a rule never runs twice for the same key (a replayed or repeated
+-- run is a no-op), and a NULL key is never deduplicated.
+--
+-- A rule's actions (automation_rules.actions, a jsonb array) are executed and recorded in
+-- actions_executed, each with its status:
+--   {"type": "notify", "to": "assignee" | "case_owner" | "admins"}
+--        queues an email (template automation_notification) to those users in the outbox;
+--   {"type": "escalate"}
+--        raises a task's priority one step (Low -> Medium -> High -> Critical).
+-- Any other type is not executed: the rule's log row is 'failed' with an error naming it.
+-- Returns the number of rule executions logged.
+CREATE OR REPLACE FUNCTION bgjobs.fire_automation_events(
+  p_as_of timestamptz,
+  p_tenant_ids uuid[],
+  p_events text[],
+  p_entity_types text[],
+  p_entity_ids uuid[],
+  p_event_keys text[],
+  p_data jsonb[])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, public, pg_temp
+AS $$
+DECLARE
+  v_logged integer;
+BEGIN
+  IF coalesce(cardinality(p_tenant_ids), 0) = 0 THEN
+    RETURN 0;
+  END IF;
+
+  WITH ev AS (
+    SELECT *
+      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
+           AS e(tenant_id, event, entity_type, entity_id, event_key, data)
+  ),
+  fired AS (
+    SELECT e.*, r.id AS rule_id, r.rule_name, x.executed, x.error
+      FROM ev e
+      JOIN public.automation_rules r
+        ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event AND r.is_active
+     CROSS JOIN LATERAL (
+       SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
+                         'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
+                         'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
+              string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
+                FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
+         FROM jsonb_array_elements(CASE jsonb_typeof(r.actions) WHEN 'array' THEN r.actions ELSE '[]'::jsonb END)
+              WITH ORDINALITY AS a(action, ord)
+     ) x
+  ),
+  logged AS (
+    INSERT INTO public.automation_logs AS l
+           (tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message,
+            executed_at, entity_type, entity_id, event_data, event_key)
+    SELECT f.tenant_id, f.rule_id, f.rule_name, f.event,
+           CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
+           f.executed, f.error, p_as_of, f.entity_type, f.entity_id, f.data, f.event_key
+      FROM fired f
+    ON CONFLICT (tenant_id, rule_id, event_key) WHERE event_key IS NOT NULL DO NOTHING
+    RETURNING l.id, l.tenant_id, l.rule_id, l.rule_name, l.trigger_event, l.entity_type, l.entity_id,
+              l.event_data, l.event_key, l.actions_executed
+  ),
+  actions AS (
+    SELECT lg.*, a.action
+      FROM logged lg
+     CROSS JOIN LATERAL jsonb_array_elements(lg.actions_executed) AS a(action)
+     WHERE a.action ->> 'type' IN ('notify', 'escalate')
+  ),
+  targets AS (
+    SELECT ac.*, coalesce(tk.case_id, h.case_id) AS case_id, tk.assigned_to AS task_assignee,
+           coalesce(tk.title, cs.case_number) AS entity_title
+      FROM actions ac
+      LEFT JOIN public.tasks tk
+        ON ac.entity_type = 'task' AND tk.tenant_id = ac.tenant_id AND tk.id = ac.entity_id
+      LEFT JOIN public.hearings h
+        ON ac.entity_type = 'hearing' AND h.tenant_id = ac.tenant_id AND h.id = ac.entity_id
+      LEFT JOIN public.cases cs
+        ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
+  ),
+  notified AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT tg.tenant_id, 'email', u.email, 'automation_notification',
+           jsonb_build_object('rule_name', tg.rule_name, 'event', tg.trigger_event,
+                              'entity_type', tg.entity_type, 'entity_id', tg.entity_id,
+                              'title', tg.entity_title, 'details', tg.event_data,
+                              'recipient_name', u.full_name, 'automation_log_id', tg.id),
+           format('automation:%s:%s:%s', tg.rule_id,
+                  coalesce(tg.event_key, tg.id::text), u.id),
+           'business'
+      FROM targets tg
+      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+      JOIN public.users u
+        ON u.tenant_id = tg.tenant_id AND u.is_active
+       AND ((tg.action ->> 'to' = 'assignee' AND u.id = coalesce(tg.task_assignee, c.assigned_to))
+         OR (tg.action ->> 'to' = 'case_owner' AND u.id = c.owner_id)
+         OR (tg.action ->> 'to' = 'admins' AND u.role = 'admin'))
+     WHERE tg.action ->> 'type' = 'notify'
+    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
+    RETURNING 1
+  ),
+  escalated AS (
+    UPDATE public.tasks t
+       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END,
+           updated_at = now()
+      FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
+              FROM targets tg
+             WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
+     WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
+    RETURNING 1
+  )
+  SELECT count(*) INTO v_logged FROM logged;
+
+  RETURN v_logged;
+END;
+$$;
+COMMENT ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) IS
+  'Runs each tenant''s active automation rules for a batch of events, set-based; one automation_logs row per rule execution; idempotent per event key.';
+REVOKE ALL ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) FROM PUBLIC;

@@ -1,0 +1,114 @@
+-- bgjobs.job_analytics_snapshot(as_of, tenants): body of analytics-snapshot (23:59 in each
+-- tenant's zone).  One analytics_snapshots row per tenant (NULL: all) and local date of
+-- as_of, metric_type 'daily_snapshot', upserted (a second run with the same figures changes
+-- nothing).  metric_value holds, as of as_of:
+--   case_count               active cases;
+--   task_completion_rate     Completed / tasks (Cancelled tasks left out), NULL with no task;
+--   sla_compliance_rate      tasks within their SLA / tasks (Cancelled left out): a task is
+--                            outside it when it is open past due_date + sla_hours_<priority>,
+--                            or was completed after that moment;
+--   hearing_attendance_rate  Attended / hearings held (hearing_date <= as_of, not Cancelled);
+--   document_count           documents;
+--   overdue_tasks            open tasks with due_date < as_of;
+--   anomaly_detected, anomalies: the metrics deviating more than anomaly_threshold_pct (30)
+--                            percent from their average over the tenant's snapshots of the 7
+--                            previous local dates ({metric, value, average, deviation_pct}).
+-- Rates are fractions (0.87), rounded to 4 places.
+-- Results: tenantsProcessed, snapshotsWritten, anomaliesDetected, recordsUpdated.
+CREATE OR REPLACE FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamptz, p_tenants uuid[])
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path TO pg_catalog, public, pg_temp
+AS $$
+DECLARE
+  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct', '30')::numeric;
+  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical', '4')::numeric * interval '1 hour';
+  v_sla_high     interval := bgjobs.get_setting('sla_hours_high', '24')::numeric * interval '1 hour';
+  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium', '72')::numeric * interval '1 hour';
+  v_sla_low      interval := bgjobs.get_setting('sla_hours_low', '168')::numeric * interval '1 hour';
+  v_tenants   integer;
+  v_written   integer;
+  v_anomalies integer;
+BEGIN
+  WITH scope AS (
+    SELECT t.id AS tenant_id, (p_as_of AT TIME ZONE t.timezone)::date AS local_date
+      FROM public.tenants t
+     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
+  ),
+  figures AS (
+    SELECT s.tenant_id, s.local_date,
+           jsonb_build_object(
+             'case_count', c.active,
+             'task_completion_rate', CASE WHEN k.total > 0 THEN round(k.completed::numeric / k.total, 4) END,
+             'sla_compliance_rate', CASE WHEN k.total > 0 THEN round((k.total - k.breached)::numeric / k.total, 4) END,
+             'hearing_attendance_rate', CASE WHEN h.held > 0 THEN round(h.attended::numeric / h.held, 4) END,
+             'document_count', d.n,
+             'overdue_tasks', k.overdue) AS metrics
+      FROM scope s
+     CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE ca.status = 'Active') AS active
+         FROM public.cases ca WHERE ca.tenant_id = s.tenant_id) c
+     CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
+              count(*) FILTER (WHERE t.status = 'Completed') AS completed,
+              count(*) FILTER (WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of) AS overdue,
+              count(*) FILTER (WHERE t.due_date IS NOT NULL AND (
+                         (t.status IN ('Open', 'In Progress') AND p_as_of > t.due_date + x.sla)
+                      OR (t.status = 'Completed' AND t.completed_at > t.due_date + x.sla))) AS breached
+         FROM public.tasks t
+        CROSS JOIN LATERAL (SELECT CASE t.priority WHEN 'Critical' THEN v_sla_critical WHEN 'High' THEN v_sla_high
+                                                   WHEN 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
+        WHERE t.tenant_id = s.tenant_id) k
+     CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
+              count(*) FILTER (WHERE hr.status = 'Attended') AS attended
+         FROM public.hearings hr
+        WHERE hr.tenant_id = s.tenant_id AND hr.hearing_date <= p_as_of) h
+     CROSS JOIN LATERAL (
+       SELECT count(*) AS n FROM public.documents dc WHERE dc.tenant_id = s.tenant_id) d
+  ),
+  judged AS (
+    SELECT f.tenant_id, f.local_date, f.metrics, coalesce(a.anomalies, '[]'::jsonb) AS anomalies
+      FROM figures f
+     CROSS JOIN LATERAL (
+       SELECT jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
+                                           'deviation_pct', round(abs(m.value - m.average) / abs(m.average) * 100, 2))
+                        ORDER BY m.metric) AS anomalies
+         FROM (SELECT k.metric, (f.metrics ->> k.metric)::numeric AS value,
+                      avg((p.metric_value ->> k.metric)::numeric) AS average
+                 FROM jsonb_object_keys(f.metrics) AS k(metric)
+                 JOIN public.analytics_snapshots p
+                   ON p.tenant_id = f.tenant_id AND p.metric_type = 'daily_snapshot'
+                  AND p.snapshot_date >= f.local_date - 7 AND p.snapshot_date < f.local_date
+                  AND jsonb_typeof(p.metric_value -> k.metric) = 'number'
+                WHERE jsonb_typeof(f.metrics -> k.metric) = 'number'
+                GROUP BY k.metric) m
+        WHERE m.average <> 0
+          AND abs(m.value - m.average) / abs(m.average) * 100 > v_threshold
+     ) a
+  ),
+  written AS (
+    INSERT INTO public.analytics_snapshots AS a (tenant_id, metric_type, snapshot_date, metric_value)
+    SELECT j.tenant_id, 'daily_snapshot', j.local_date,
+           j.metrics || jsonb_build_object('anomaly_detected', jsonb_array_length(j.anomalies) > 0,
+                                           'anomalies', j.anomalies)
+      FROM judged j
+    ON CONFLICT (tenant_id, metric_type, snapshot_date) DO UPDATE
+       SET metric_value = EXCLUDED.metric_value, created_at = now()
+     WHERE a.metric_value IS DISTINCT FROM EXCLUDED.metric_value
+    RETURNING 1
+  )
+  SELECT count(*), (SELECT count(*) FROM written), count(*) FILTER (WHERE jsonb_array_length(j.anomalies) > 0)
+    INTO v_tenants, v_written, v_anomalies
+    FROM judged j;
+
+  RETURN jsonb_build_object(
+    'tenantsProcessed', v_tenants,
+    'snapshotsWritten', v_written,
+    'anomaliesDetected', v_anomalies,
+    'recordsUpdated', v_written);
+END;
+$$;
+COMMENT ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) IS
+  'analytics-snapshot: one daily_snapshot per tenant and local date (upsert) with the six metrics and anomalies against the 7-day average.';
+REVOKE ALL ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) FROM PUBLIC;
