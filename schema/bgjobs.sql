@@ -1021,20 +1021,8 @@ DECLARE
   v_worst    integer;
   v_jobs     integer;
 BEGIN
-  -- Cancelling is asked for only when some other backend holds a job's run lock in a
-  -- transaction older than the shortest timeout (one look at pg_locks): reap_stale_runs(true)
-  -- looks up each registered job's lock, which costs ~70 us a job (0.7 s for 10,000).
-  IF EXISTS (SELECT 1
-               FROM pg_catalog.pg_locks l
-               JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-              WHERE l.locktype = 'advisory' AND l.classid = 1650944610::oid AND l.objsubid = 2 AND l.granted
-                AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
-                AND l.pid <> pg_backend_pid()
-                AND a.xact_start < clock_timestamp() - (SELECT min(r.timeout) FROM bgjobs.job_registry r)) THEN
-    v_reaped := bgjobs.reap_stale_runs(true);
-  ELSE
-    v_reaped := bgjobs.reap_stale_runs(false);
-  END IF;
+  -- runs whose backend died are marked failed; runs past their hard timeout are cancelled
+  v_reaped := bgjobs.reap_stale_runs(true);
 
   SELECT coalesce(jsonb_agg(to_jsonb(f) ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], f.severity),
                             f.subject, f.rule), '[]'::jsonb)
@@ -1612,7 +1600,11 @@ DECLARE
     'run_id', NEW.id);
 BEGIN
   PERFORM pg_notify('job_failure', v_payload::text);
-  PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
+  IF NOT EXISTS (SELECT 1 FROM bgjobs.silences s
+                  WHERE (s.job_name IS NULL OR s.job_name = NEW.job_name)
+                    AND s.starts_at <= now() AND s.until > now()) THEN
+    PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
+  END IF;
   RETURN NULL;
 END;
 $$;
@@ -1689,12 +1681,17 @@ BEGIN
   GET DIAGNOSTICS v_reaped = ROW_COUNT;
 
   IF p_cancel_overdue THEN
-    PERFORM pg_cancel_backend(h.pid)
-      FROM bgjobs.job_registry r
-      CROSS JOIN LATERAL (SELECT bgjobs.lock_held(r.job_name) AS pid) h
-      JOIN pg_stat_activity a ON a.pid = h.pid
-     WHERE h.pid IS NOT NULL
-       AND h.pid <> pg_backend_pid()
+    -- one pass over the run locks held in this database (not one lookup per job)
+    PERFORM pg_cancel_backend(l.pid)
+      FROM pg_locks l
+      JOIN bgjobs.job_registry r ON hashtext(r.job_name)::oid = l.objid
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory'
+       AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+       AND l.classid = 1650944610::oid
+       AND l.objsubid = 2
+       AND l.granted
+       AND l.pid <> pg_backend_pid()
        AND a.xact_start < clock_timestamp() - r.timeout;
   END IF;
   RETURN v_reaped;
