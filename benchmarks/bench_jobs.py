@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -90,7 +90,7 @@ class Bench:
 
 def reset_sla(b: Bench, as_of: datetime) -> None:
     """Undo one tick at as_of: flags it set, rows it wrote; then vacuum."""
-    b.sql(f"""UPDATE tasks SET is_overdue = false, overdue_since = NULL
+    b.sql("""UPDATE tasks SET is_overdue = false, overdue_since = NULL
                WHERE overdue_since = %s""", (as_of,))
     b.sql("UPDATE tasks SET sla_violated = false, sla_violated_at = NULL WHERE sla_violated_at = %s", (as_of,))
     b.sql("DELETE FROM automation_logs WHERE executed_at = %s", (as_of,))

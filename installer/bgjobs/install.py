@@ -17,7 +17,6 @@ from typing import Callable
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from . import pymodules
 from .db import connect, first_line, yoyo_uri

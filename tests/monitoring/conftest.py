@@ -8,7 +8,6 @@ import email.policy
 import json
 import socket
 import threading
-import time
 
 import pytest
 
@@ -110,16 +109,6 @@ def queued(sql):
                    "ORDER BY created_at, dedupe_key", template, template)
         return [r[0] for r in rows]
     return go
-
-
-def wait_for(predicate, timeout: float = 10.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def slack_bodies(httpserver, path: str = "/slack"):
