@@ -283,6 +283,111 @@ def _render_automation_health(p, tz_name):
     return f"[{severity}] bgjobs: automation health check", text, slack
 
 
+_EVENT_LABELS = {
+    "task_overdue": "Task overdue",
+    "sla_violation": "SLA breached",
+    "deadline_approaching": "Deadline approaching",
+    "case_review_due": "Case review due",
+    "case_created": "New case",
+    "hearing_scheduled": "Hearing scheduled",
+}
+
+
+def _number(value):
+    """A float from a number or numeric text; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _in_hours(hours):
+    """'in 35 minutes', 'in 5.2 hours', '3 hours ago'."""
+    minutes = round(hours * 60)
+    if abs(minutes) < 60:
+        amount = f"{abs(minutes)} minute{'s' if abs(minutes) != 1 else ''}"
+    else:
+        number = f"{abs(hours):.1f}".rstrip("0").rstrip(".")
+        amount = f"{number} hour{'s' if number != '1' else ''}"
+    return f"in {amount}" if minutes >= 0 else f"{amount} ago"
+
+
+def _render_automation_notification(p, tz_name):
+    """An email an automation rule's notify action sent (fire_automation_events' payload:
+    rule_name, event, entity_type, entity_id, title, details, recipient_name,
+    automation_log_id).  Every key is optional."""
+    event = _str(p.get("event")).strip()
+    event_label = (_EVENT_LABELS.get(event) or event.replace("_", " ").capitalize()
+                   or "Automation notification")
+    rule = _one_line(p.get("rule_name"), 120)
+    kind = _str(p.get("entity_type")).strip().lower()
+    title = _one_line(p.get("title"), 150)
+    details = p.get("details")
+    if isinstance(details, (str, bytes)):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            details = {"details": _str(details)}
+    if not isinstance(details, dict):
+        details = {} if details is None else {"details": details}
+
+    if kind == "hearing":
+        what = subject_what = f"hearing in {title}" if title else "hearing"
+    elif title:
+        what = subject_what = title
+    else:
+        what, subject_what = kind, rule or kind
+    facts = []                                   # (label, value) lines of the body
+    note = ""                                    # short qualifier for the subject
+    if kind == "hearing":
+        facts.append(("Case", title or "-"))
+    elif kind:
+        facts.append((kind.capitalize(), title or "-"))
+    if details.get("priority") not in (None, ""):
+        facts.append(("Priority", _str(details.get("priority"))))
+    days = _number(details.get("days_overdue"))
+    if days is not None:
+        days = int(days)
+        facts.append(("Overdue by", f"{days} day{'s' if days != 1 else ''}"))
+        note = f"{days} day{'s' if days != 1 else ''} overdue" if days > 0 else ""
+    hours = _number(details.get("hours_until_due"))
+    if hours is not None:
+        facts.append(("Due", _in_hours(hours)))
+        note = f"due {_in_hours(hours)}"
+    if details.get("sla_threshold"):
+        facts.append(("SLA deadline", _when(details.get("sla_threshold"), tz_name)))
+    if details.get("actual_time"):
+        facts.append(("Checked at", _when(details.get("actual_time"), tz_name)))
+    shown = {"priority", "days_overdue", "hours_until_due", "sla_threshold", "actual_time",
+             "entity_type", "entity_id", "task_id", "case_id", "hearing_id"}
+    facts += [(k.replace("_", " ").capitalize(), v) for k, v in _pairs(details) if k not in shown]
+
+    subject = f"{event_label}: {subject_what}" if subject_what else event_label
+    if note:
+        subject += f" ({note})"
+    lines = [subject, ""]
+    if p.get("recipient_name"):
+        lines += [f"Dear {_one_line(p.get('recipient_name'), 120)},", ""]
+    intro = f"{event_label} for {what}." if what else f"{event_label}."
+    if rule:
+        intro += f" You are receiving this because the automation rule \"{rule}\" notifies you."
+    lines.append(intro)
+    if facts:
+        lines += [""] + [f"• {label}: {value}" for label, value in facts]
+    ref = [f"Rule: {rule}" if rule else None, f"Event: {event}" if event else None,
+           f"Reference: {_str(p.get('automation_log_id'))}" if p.get("automation_log_id") else None]
+    ref = [x for x in ref if x]
+    if ref:
+        lines += [""] + ref
+    text = "\n".join(lines).rstrip()
+    slack = _slack(_slack_escape(subject),
+                   [_slack_escape(intro)] + [f"*{_slack_escape(label)}:* {_slack_escape(value)}"
+                                             for label, value in facts])
+    return subject, text, slack
+
+
 def _render_generic(template, p):
     title = _str(template) or "bgjobs notification"
     lines = [f"{key}: {value}" for key, value in _pairs(p)]
@@ -297,6 +402,7 @@ _TEMPLATES = {
     "hearing_reminder": _render_hearing_reminder,
     "deadline_digest": _render_deadline_digest,
     "automation_health": _render_automation_health,
+    "automation_notification": _render_automation_notification,
 }
 
 

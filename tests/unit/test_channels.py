@@ -201,6 +201,56 @@ def test_automation_health():
     assert "Rule Auto-assign" in message["slack"]["blocks"][0]["text"]["text"]
 
 
+def test_automation_notification_from_fire_automation_events_payload():
+    # the payload bgjobs.fire_automation_events queues for a rule's notify action
+    payload = {"rule_name": "Notify assignee of overdue task", "event": "task_overdue",
+               "entity_type": "task", "entity_id": "015f8fa9-b2a3-4da6-840d-fa4054f4117d",
+               "title": "Draft written submissions #24", "recipient_name": "Neha Joshi",
+               "automation_log_id": "5fbbe5a1-035a-4921-b1d0-3abf5f366bec",
+               "details": {"task_id": "015f8fa9-b2a3-4da6-840d-fa4054f4117d", "case_id": "e945",
+                           "priority": "High", "days_overdue": 7}}
+    message = render("automation_notification", json.dumps(payload), "Asia/Kolkata")
+    assert message["subject"] == "Task overdue: Draft written submissions #24 (7 days overdue)"
+    text = message["text"]
+    assert "Dear Neha Joshi," in text
+    assert 'automation rule "Notify assignee of overdue task"' in text
+    assert "• Priority: High" in text and "• Overdue by: 7 days" in text
+    assert "Event: task_overdue" in text and "Reference: 5fbbe5a1-" in text
+    assert "e945" not in text                       # ids stay out of the body
+    assert "<li>Priority: High</li>" in message["html"]
+    assert message["slack"]["text"] == message["subject"]
+
+    sla = render("automation_notification", dict(
+        payload, event="sla_violation", rule_name="Escalate SLA breach",
+        details={"priority": "Critical", "sla_threshold": "2026-03-08T02:00:00+00:00",
+                 "actual_time": "2026-03-08T06:00:00Z"}), "Asia/Kolkata")
+    assert sla["subject"] == "SLA breached: Draft written submissions #24"
+    assert "• SLA deadline: 2026-03-08 07:30 IST" in sla["text"]
+
+    hearing = render("automation_notification", {
+        "rule_name": "Deadline reminder to assignee", "event": "deadline_approaching",
+        "entity_type": "hearing", "title": "GST/2024/0004-0003",
+        "details": {"entity_type": "hearing", "hours_until_due": 2.58}})
+    assert hearing["subject"] == "Deadline approaching: hearing in GST/2024/0004-0003 (due in 2.6 hours)"
+    assert "• Case: GST/2024/0004-0003" in hearing["text"]
+    soon = render("automation_notification", {"event": "deadline_approaching", "title": "T",
+                                               "details": {"hours_until_due": "0.5"}})
+    assert soon["subject"] == "Deadline approaching: T (due in 30 minutes)"
+
+
+@pytest.mark.parametrize("payload", [
+    {}, None, "not json", {"details": "x"}, {"details": [1, 2]}, {"details": None},
+    {"event": 5, "title": None, "rule_name": ["r"], "entity_type": {"a": 1}},
+    {"details": {"days_overdue": "many", "hours_until_due": "soon", "sla_threshold": "later"}},
+    {"event": "case_review_due", "rule_name": "Weekly case review", "title": "a\nb"},
+])
+def test_automation_notification_never_raises_on_missing_or_odd_keys(payload):
+    message = render("automation_notification", payload, "Nowhere/X")
+    assert set(message) == {"subject", "text", "html", "slack"}
+    assert message["subject"] and "\n" not in message["subject"]
+    assert "rendered generically" not in message["text"]
+
+
 def test_unknown_template_and_bad_payloads_never_raise():
     message = render("brand_new", {"a": 1, "b": {"c": [1, 2]}})
     assert message["subject"] == "brand_new"
