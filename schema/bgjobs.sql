@@ -1309,15 +1309,15 @@ CREATE FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamp with time zon
     LANGUAGE plpython3u
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
-if 'bgjobs_mod:bgjobs_channels:9085252204305008' not in GD:
+if 'bgjobs_mod:bgjobs_channels:c113d8107ed4f861' not in GD:
     import sys as _sys, types as _types
     _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_channels'")[0]['source']
     _mod = _types.ModuleType('bgjobs_channels')
     _mod.__file__ = 'plpython/bgjobs_channels.py'
     exec(compile(_src, 'plpython/bgjobs_channels.py', 'exec'), _mod.__dict__)
     _sys.modules['bgjobs_channels'] = _mod
-    GD['bgjobs_mod:bgjobs_channels:9085252204305008'] = _mod
-bgjobs_channels = GD['bgjobs_mod:bgjobs_channels:9085252204305008']
+    GD['bgjobs_mod:bgjobs_channels:c113d8107ed4f861'] = _mod
+bgjobs_channels = GD['bgjobs_mod:bgjobs_channels:c113d8107ed4f861']
 if 'bgjobs_mod:bgjobs_delivery:0a4aaaad7ac9d6df' not in GD:
     import sys as _sys, types as _types
     _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_delivery'")[0]['source']
