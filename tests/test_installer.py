@@ -259,3 +259,25 @@ def test_uninstall_keep_data_keeps_rows_and_reinstall_resumes(empty_db, pg_serve
     with psycopg.connect(dsn, autocommit=True) as c:
         assert c.execute("SELECT count(*) FROM jobs_log").fetchone()[0] == 1
         assert c.execute("SELECT has_table_privilege('bgjobs_viewer', 'public.jobs_log', 'SELECT')").fetchone()[0]
+
+
+def test_reinstall_over_a_function_whose_return_type_changed(empty_db):
+    """An upgrade where a function's result columns changed: the installer drops and
+    re-creates it, and the views that depend on it come back."""
+    name, dsn = empty_db
+    bgjobs("install", "--dsn", dsn, "--no-schedule", check=True)
+    with psycopg.connect(dsn, autocommit=True) as c:      # what an older release might have installed
+        c.execute("DROP FUNCTION bgjobs.job_stats(timestamptz) CASCADE")
+        c.execute("CREATE FUNCTION bgjobs.job_stats(p_as_of timestamptz DEFAULT now()) "
+                  "RETURNS TABLE (job_name text) LANGUAGE sql AS 'SELECT NULL::text'")
+        c.execute("CREATE VIEW public.old_stats AS SELECT * FROM bgjobs.job_stats()")
+    msg = one_line_error(bgjobs("install", "--dsn", dsn, "--no-schedule"))
+    assert "public.old_stats (not bgjobs') depends on it" in msg and "nothing was applied" in msg
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT to_regclass('public.job_status')").fetchone()[0] is None   # still as it was
+        c.execute("DROP VIEW public.old_stats")
+    out = bgjobs("install", "--dsn", dsn, "--no-schedule", check=True).stdout
+    assert "re-created bgjobs.job_stats: its return type changed" in out
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM job_success_rates").fetchone()[0] == len(JOBS)
+        assert c.execute("SELECT count(*) FROM job_status").fetchone()[0] == len(JOBS)

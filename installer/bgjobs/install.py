@@ -339,7 +339,7 @@ def install(dsn: str, settings: Settings, dry_run: bool = False, schedule: bool 
                 raise BgjobsError(f"the server's PL/Python cannot import croniter ({reason}); "
                                   "install the Debian package python3-croniter on the database server")
         _run_migrations(conn, report)
-        _apply_objects(conn, plan, settings)
+        _apply_objects(conn, plan, settings, report)
         report(f"applied {len(plan.sql_files)} SQL object files, {len(plan.settings_changes)} setting change(s), "
                f"{len(plan.registry_changes)} registry change(s)")
         if schedule:
@@ -377,7 +377,7 @@ def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> 
             raise BgjobsError(f"cannot create extension pg_cron in database {pf.cron_db}: {first_line(exc)}") from None
 
 
-def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings) -> None:
+def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print) -> None:
     modules = _plpython_modules() if plan.preflight.plpython else {}
     with conn.transaction():
         conn.execute("SET LOCAL check_function_bodies = off")
@@ -396,7 +396,7 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings) -> 
                 continue
             if path.parent.name == "plpython":
                 text = expand_plpython(text, modules)
-            _exec_file(conn, path, text)
+            _exec_file(conn, path, text, report)
         _apply_views(conn, views)
         for key, (default, desc) in DEFAULTS.items():
             conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
@@ -418,9 +418,42 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings) -> 
             conn.execute(ins, _registry_row(j))
 
 
-def _exec_file(conn, path: Path, text: str) -> None:
+def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
+    """Apply one object file.  A function whose return type changed since the installed
+    version cannot be replaced in place: it is dropped (with our views that depend on it,
+    re-created by the views pass that follows) and created again, and that is reported.
+    If a view that is not bgjobs' depends on it, the install stops and names it."""
     try:
-        conn.execute(text)
+        with conn.transaction():
+            conn.execute(text)
+        return
+    except psycopg.errors.InvalidFunctionDefinition as exc:
+        m = re.search(r"CREATE OR REPLACE FUNCTION\s+(\w+)\.(\w+)\s*\(", text)
+        if not m or "return type" not in str(exc):
+            raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
+        schema, name = m.groups()
+    except psycopg.Error as exc:
+        raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
+    ours = {f"{m[0]}.{m[1]}" for p in _sql_files(True)
+            for m in re.findall(r"CREATE OR REPLACE VIEW\s+(\w+)\.(\w+)", p.read_text())}
+    foreign = [v for (v,) in conn.execute(
+        "SELECT DISTINCT cn.nspname || '.' || c.relname FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+        "JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+        "JOIN pg_proc p ON p.oid = d.refobjid "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE d.classid = 'pg_rewrite'::regclass AND n.nspname = %s AND p.proname = %s", (schema, name)).fetchall()
+        if v not in ours]
+    if foreign:
+        raise BgjobsError(f"{schema}.{name} changed its return type in this release, but {', '.join(foreign)} "
+                          f"(not bgjobs') depends on it: drop it, install, then re-create it; nothing was applied")
+    try:
+        with conn.transaction():
+            for (sig,) in conn.execute(
+                    "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE n.nspname = %s AND p.proname = %s", (schema, name)).fetchall():
+                conn.execute(sql.SQL("DROP FUNCTION {} CASCADE").format(sql.SQL(sig)))
+            conn.execute(text)
+        report(f"re-created {schema}.{name}: its return type changed (dependent views are re-created next)")
     except psycopg.Error as exc:
         raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
 
