@@ -37,7 +37,14 @@ def test_pg_cron_fires_a_job_scheduled_every_minute(new_db, pg_server, cron_conn
         assert c.execute("SELECT status FROM job_heartbeats WHERE job_name = 'check-sla-and-overdue'").fetchone() == ("healthy",)
         assert c.execute("SELECT count(*) FROM audit_log WHERE action_type = 'background_job_execution' "
                          "AND details->>'job_name' = 'check-sla-and-overdue'").fetchone()[0] >= 1
-    # pg_cron's own record of it
-    assert cron_conn.execute(
-        "SELECT d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = %s "
-        "ORDER BY d.start_time DESC LIMIT 1", (cron_name,)).fetchone() == ("succeeded",)
+    # pg_cron's own record of it: pg_cron marks its run finished only after our procedure's
+    # last COMMIT has returned, so allow it a moment
+    deadline = time.monotonic() + 15
+    while True:
+        status = cron_conn.execute(
+            "SELECT d.status, d.return_message FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
+            "WHERE j.jobname = %s ORDER BY d.start_time LIMIT 1", (cron_name,)).fetchone()
+        if status and status[0] not in ("starting", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status[0] == "succeeded", status
