@@ -24,10 +24,8 @@ import asyncio
 import multiprocessing as mp
 import os
 import platform
-import shutil
 import socket
 import statistics
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -326,18 +324,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     started = time.perf_counter()
-    tmp = None
     if args.dsn:
-        base = args.dsn
+        results = run(args.dsn, args)
     else:
-        tmp = Path(tempfile.mkdtemp(prefix="bgjobs-bench-mon-", dir="/tmp"))
-        base = sandbox.start(tmp, sandbox.free_port()).dsn_for("postgres")
-    try:
-        results = run(base, args)
-    finally:
-        if tmp:
-            sandbox.stop(tmp)
-            shutil.rmtree(tmp, ignore_errors=True)
+        with sandbox.temporary("bgjobs-bench-mon-") as sb:
+            results = run(sb.dsn_for("postgres"), args)
     write(results, args.out, args, time.perf_counter() - started)
 
 

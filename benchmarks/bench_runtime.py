@@ -14,7 +14,6 @@ import argparse
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -64,18 +63,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-runtime.md")))
     ap.add_argument("--calls", type=int, default=3000)
     args = ap.parse_args()
-    tmp = None
     if args.dsn:
-        base = args.dsn
+        results = run(args.dsn, args.calls)
     else:
-        tmp = Path(tempfile.mkdtemp(prefix="bgjobs-bench-", dir="/tmp"))
-        base = sandbox.start(tmp, sandbox.free_port()).dsn_for("postgres")
-    try:
-        results = run(base, args.calls)
-    finally:
-        if tmp:
-            sandbox.stop(tmp)
-            shutil.rmtree(tmp, ignore_errors=True)
+        with sandbox.temporary("bgjobs-bench-") as sb:
+            results = run(sb.dsn_for("postgres"), args.calls)
     write(results, args.out)
 
 

@@ -11,11 +11,8 @@ pg_cron preloaded and plpython3u available) uses an existing server instead.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -37,19 +34,6 @@ class Server:
         return psycopg.connect(self.dsn("postgres"), autocommit=True)
 
 
-def _root_server(tmp_root: Path) -> tuple[Server, callable]:
-    from bgjobs import sandbox
-
-    d = Path(tempfile.mkdtemp(prefix="bgjobs-test-", dir="/tmp"))
-    sb = sandbox.start(d, sandbox.free_port())
-
-    def stop():
-        sandbox.stop(d)
-        shutil.rmtree(d, ignore_errors=True)
-
-    return Server(sb.dsn_for("postgres"), sandbox.DATABASE), stop
-
-
 if os.environ.get("BGJOBS_TEST_DSN") or os.geteuid() == 0:
     @pytest.fixture(scope="session")
     def pg_server(tmp_path_factory):
@@ -59,11 +43,10 @@ if os.environ.get("BGJOBS_TEST_DSN") or os.geteuid() == 0:
                 cron_db = c.execute("SELECT current_setting('cron.database_name', true)").fetchone()[0]
             yield Server(dsn, cron_db or "postgres")
             return
-        server, stop = _root_server(tmp_path_factory.getbasetemp())
-        try:
-            yield server
-        finally:
-            stop()
+        from bgjobs import sandbox
+
+        with sandbox.temporary("bgjobs-test-") as sb:
+            yield Server(sb.dsn_for("postgres"), sandbox.DATABASE)
 else:
     from pytest_postgresql import factories
 

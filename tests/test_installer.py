@@ -4,11 +4,8 @@ against a real PostgreSQL with pg_cron."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -199,9 +196,7 @@ def test_dsn_from_environment(empty_db):
 def test_missing_pg_cron_is_named(tmp_path):
     from bgjobs import sandbox
 
-    d = Path(tempfile.mkdtemp(prefix="bgjobs-nocron-", dir="/tmp"))
-    try:
-        sb = sandbox.start(d, sandbox.free_port(), preload_cron=False)
+    with sandbox.temporary("bgjobs-nocron-", preload_cron=False) as sb:
         msg = one_line_error(bgjobs("install", "--dsn", sb.dsn))
         assert "pg_cron is not loaded" in msg and "shared_preload_libraries" in msg
         assert tables(sb.dsn) == set()
@@ -210,9 +205,6 @@ def test_missing_pg_cron_is_named(tmp_path):
         # without schedules it installs, and says what it left out
         bgjobs("install", "--dsn", sb.dsn, "--no-schedule", check=True)
         assert "public.jobs_log" in tables(sb.dsn)
-    finally:
-        sandbox.stop(d)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_run_command_and_unknown_job(db):

@@ -22,7 +22,9 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,3 +323,17 @@ def wait_ready(sb: Sandbox, timeout: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@contextmanager
+def temporary(prefix: str = "bgjobs-", preload_cron: bool = True):
+    """A throw-away sandbox for tests and benchmarks: a new directory under /tmp (which the
+    server's OS user can reach when we are root), a free port; stopped and removed after."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        yield start(d, free_port(), preload_cron=preload_cron)
+    finally:
+        try:
+            stop(d)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
