@@ -25,7 +25,9 @@ from .registry import JOBS, Job, default_grace, with_overrides
 from .resources import migrations_dir, plpython_dir, sql_dir
 from .settings import DEFAULTS, Settings
 
-ROLES = ("bgjobs_admin", "bgjobs_viewer")
+ROLES = ("bgjobs_admin", "bgjobs_viewer", "bgjobs_runner", "bgjobs_deliverer")
+RUNNER = "bgjobs_runner"          # pg_cron runs bgjobs' jobs as this role (LOGIN, no password)
+PINNED_PATH = "pg_catalog, pg_temp"
 SQL_ORDER = ("functions", "jobs", "monitoring", "views", "plpython")
 Report = Callable[[str], None]
 
@@ -192,14 +194,16 @@ def _command(job: Job) -> str:
 
 
 def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[Job]) -> list[tuple[str, str, str, Job | None, int | None]]:
-    """(action, cron name, detail, job, jobid) for each job; action in create/update/unchanged."""
+    """(action, cron name, detail, job, jobid) for each job; action in create/update/move/unchanged.
+    bgjobs' pg_cron jobs belong to bgjobs_runner; a job an older release scheduled as the
+    installing role is moved to the runner (same name, same schedule)."""
     existing_reg = _existing_registry(conn)
     cron_rows = []
     if cconn is not None and _cron_ready(cconn):
-        cron_rows = cconn.execute(
-            "SELECT jobid, jobname, schedule, command, database, active FROM cron.job WHERE username = current_user"
-        ).fetchall()
-    by_name = {r[1]: r for r in cron_rows}
+        cron_rows = _runner_cron_rows(cconn, pf)
+    by_name = {r[1]: r for r in cron_rows if r[6] == RUNNER}
+    legacy = {r[1]: r for r in cron_rows if r[6] != RUNNER and r[4] == pf.dbname
+              and r[3].startswith("CALL bgjobs.run_scheduled_job(")}
     plan = []
     for j in jobs:
         name = (existing_reg.get(j.name) or {}).get("cron_jobname") or j.pg_cron_name
@@ -209,26 +213,69 @@ def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[Job]) -> list[tuple[st
             # install (re-scheduling it would silently rewire that job). Use our own name.
             name = f"{j.pg_cron_name}@{pf.dbname}"
             row = by_name.get(name)
-        want = (j.tick, _command(j), pf.dbname, j.enabled)
-        if row is None:
+        want = (j.tick, _command(j), pf.dbname)
+        if row is None and name in legacy:
+            old = legacy[name]
+            plan.append(("move", name, f"from role {old[6]} to {RUNNER}", j, old[0]))
+        elif row is None:
             plan.append(("create", name, f"'{j.tick}'" + ("" if j.enabled else " (inactive)"), j, None))
-        elif (row[2], row[3], row[4], row[5]) != want:
+        elif (row[2], row[3], row[4]) != want or (not j.enabled and row[5]):
             plan.append(("update", name, f"'{row[2]}' -> '{j.tick}'" + ("" if j.enabled else " (inactive)"), j, row[0]))
         else:
             plan.append(("unchanged", name, "", j, row[0]))
     return plan
 
 
+def _runner_cron_rows(cconn, pf: Preflight) -> list[tuple]:
+    """(jobid, jobname, schedule, command, database, active, username) of the runner's jobs
+    and of the installing role's own (an older release scheduled as it)."""
+    q = ("SELECT jobid, jobname, schedule, command, database, active, username FROM cron.job "
+         "WHERE username IN (%s, current_user)")
+    if pf.superuser:
+        return cconn.execute(q, (RUNNER,)).fetchall()
+    rows = cconn.execute(q, (RUNNER,)).fetchall()            # the installer's own
+    with _as_runner(cconn):
+        rows += cconn.execute(q, (RUNNER,)).fetchall()       # row security: the runner's
+    return list({r[0]: r for r in rows}.values())
+
+
+class _as_runner:
+    """SET ROLE bgjobs_runner for a non-superuser installer (pg_cron lets only a superuser
+    schedule a job for another role; a member of the runner schedules as it)."""
+    def __init__(self, cconn):
+        self.cconn = cconn
+
+    def __enter__(self):
+        self.cconn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(RUNNER)))
+
+    def __exit__(self, *exc):
+        self.cconn.execute("RESET ROLE")
+
+
 def _apply_schedules(cconn, pf: Preflight, plan) -> None:
+    def schedule(name, job):
+        if pf.superuser:
+            return cconn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, %s, %s)",
+                                 (name, job.tick, _command(job), pf.dbname, RUNNER, job.enabled)).fetchone()[0]
+        with _as_runner(cconn):
+            return cconn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, NULL, %s)",
+                                 (name, job.tick, _command(job), pf.dbname, job.enabled)).fetchone()[0]
+
     for action, name, _, job, jobid in plan:
         if action == "create":
-            jid = cconn.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s)",
-                                (name, job.tick, _command(job), pf.dbname)).fetchone()[0]
-            if not job.enabled:
-                cconn.execute("SELECT cron.alter_job(%s, active => false)", (jid,))
+            schedule(name, job)
+        elif action == "move":
+            cconn.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
+            schedule(name, job)
         elif action == "update":
-            cconn.execute("SELECT cron.alter_job(%s, %s, %s, %s, NULL, %s)",
-                          (jobid, job.tick, _command(job), pf.dbname, job.enabled))
+            # schedule, command and database; a job paused in pg_cron by hand stays paused
+            # (install re-activates nothing), one disabled in the registry is made inactive
+            args = (jobid, job.tick, _command(job), pf.dbname, None if job.enabled else False)
+            if pf.superuser:
+                cconn.execute("SELECT cron.alter_job(%s, %s, %s, %s, NULL, %s)", args)
+            else:
+                with _as_runner(cconn):
+                    cconn.execute("SELECT cron.alter_job(%s, %s, %s, %s, NULL, %s)", args)
 
 
 # --------------------------------------------------------------------------- install
@@ -365,9 +412,16 @@ def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> 
     for role in ROLES:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
             try:
-                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+                conn.execute(sql.SQL("CREATE ROLE {} {}").format(
+                    sql.Identifier(role), sql.SQL("LOGIN" if role == RUNNER else "NOLOGIN")))
             except psycopg.errors.DuplicateObject:
                 pass
+    if not pf.superuser:
+        # a CREATEROLE owner may make itself a member of the runner: it then owns run_job()
+        # and cron_jobs() through it and schedules pg_cron jobs as it
+        member = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (RUNNER,)).fetchone()[0]
+        if not member:
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(RUNNER), sql.Identifier(pf.user)))
     if pf.plpython:
         conn.execute("CREATE EXTENSION IF NOT EXISTS plpython3u")
     if schedule and not _cron_ready(cconn):
@@ -375,6 +429,9 @@ def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> 
             cconn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
         except psycopg.Error as exc:
             raise BgjobsError(f"cannot create extension pg_cron in database {pf.cron_db}: {first_line(exc)}") from None
+    if schedule and pf.superuser:
+        # the runner sees (and retention deletes) only its own jobs' rows: pg_cron's row security
+        cconn.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(sql.Identifier(RUNNER)))
 
 
 def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print) -> None:
@@ -382,6 +439,15 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
     with conn.transaction():
         conn.execute("SET LOCAL check_function_bodies = off")
         conn.execute("SET LOCAL client_min_messages = warning")
+        # Every object is created under the pinned path: a view binds its operators when it
+        # is created, so one created with public on the path could bind to an operator
+        # planted there (a better match for integer / numeric than the built-in one).
+        conn.execute(f"SET LOCAL search_path TO {PINNED_PATH}")
+        # Some functions are owned by bgjobs_runner or bgjobs_deliverer (see their files);
+        # a new owner needs CREATE on the schema, granted for this transaction only.
+        for role in (RUNNER, "bgjobs_deliverer"):
+            conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs TO {}").format(sql.Identifier(role)))
+        _write_setting_spec(conn)
         for name, source in modules.items():
             conn.execute(
                 "INSERT INTO bgjobs.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
@@ -416,7 +482,24 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
             new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS))
         for j in plan.jobs:
             conn.execute(ins, _registry_row(j))
+        for role in (RUNNER, "bgjobs_deliverer"):
+            conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs FROM {}").format(sql.Identifier(role)))
 
+
+def _write_setting_spec(conn) -> None:
+    """Copy the settings spec (installer/bgjobs/settings.py, its one home) into
+    bgjobs.setting_spec, where the app_settings trigger and get_setting() read it."""
+    from .settings import SPEC
+    rows = [(k, s.type, s.default, s.min, s.max, list(s.choices) if s.choices else None, s.optional, s.description)
+            for k, s in SPEC.items()]
+    conn.execute("DELETE FROM bgjobs.setting_spec WHERE NOT (key = ANY(%s))", ([r[0] for r in rows],))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO bgjobs.setting_spec (key, type, default_value, min_value, max_value, choices, optional, description) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET type = EXCLUDED.type, "
+            "default_value = EXCLUDED.default_value, min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value, "
+            "choices = EXCLUDED.choices, optional = EXCLUDED.optional, description = EXCLUDED.description "
+            "WHERE (setting_spec.*) IS DISTINCT FROM (EXCLUDED.*)", rows)
 
 def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
     """Apply one object file.  A function whose return type changed since the installed
@@ -488,14 +571,19 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
         cron_db = conn.execute("SELECT current_setting('cron.database_name', true)").fetchone()[0]
         names = [r.get("cron_jobname") or r["job_name"] for r in reg.values()]
         if cron_db and names:
-            pf = Preflight(dbname, "", "", False, True, cron_db, False)
+            superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+            pf = Preflight(dbname, conn.info.user, "", bool(superuser), True, cron_db, False)
             cconn = _cron_conn(conn, pf)
             try:
                 if _cron_ready(cconn):
-                    rows = cconn.execute("SELECT jobid, jobname FROM cron.job WHERE username = current_user "
-                                         "AND database = %s AND jobname = ANY(%s)", (dbname, names)).fetchall()
-                    for jobid, name in rows:
-                        cconn.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
+                    rows = [(r[0], r[1], r[6]) for r in _runner_cron_rows(cconn, pf)
+                            if r[4] == dbname and r[1] in names]
+                    for jobid, name, user in rows:
+                        if user == RUNNER and not pf.superuser:
+                            with _as_runner(cconn):
+                                cconn.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
+                        else:
+                            cconn.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
                         report(f"pg_cron unscheduled: {name}")
             finally:
                 if cconn is not conn:

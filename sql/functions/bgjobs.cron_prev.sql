@@ -12,3 +12,4 @@ AS $$ SELECT NULL::timestamptz $$;
 COMMENT ON FUNCTION bgjobs.cron_prev(text, text, timestamptz) IS
   'Latest fire of a cron expression in a zone at or before p_at (NULL without plpython3u).';
 REVOKE ALL ON FUNCTION bgjobs.cron_prev(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.cron_prev(text, text, timestamptz) TO bgjobs_runner;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION bgjobs.jobs_log_on_failure()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_payload jsonb := jsonb_build_object(

@@ -5,7 +5,7 @@ CREATE OR REPLACE FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of tim
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   r bgjobs.job_registry%ROWTYPE;
@@ -38,5 +38,6 @@ END;
 $$;
 COMMENT ON FUNCTION bgjobs.next_expected_run(text, timestamptz) IS 'When a job is next expected to run.';
 REVOKE ALL ON FUNCTION bgjobs.next_expected_run(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.next_expected_run(text, timestamptz) TO bgjobs_runner;
 -- read-only; called by the job_status view, whose readers need EXECUTE
 GRANT EXECUTE ON FUNCTION bgjobs.next_expected_run(text, timestamptz) TO bgjobs_admin, bgjobs_viewer;

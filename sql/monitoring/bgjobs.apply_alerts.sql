@@ -19,11 +19,11 @@
 CREATE OR REPLACE FUNCTION bgjobs.apply_alerts(p_as_of timestamptz, p_rules text[], p_findings jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours', '6')::numeric * 3600);
-  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved', 'true')::boolean, true);
+  v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours')::numeric * 3600);
+  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved')::boolean, true);
   v_sev           text[] := ARRAY['INFO', 'WARNING', 'CRITICAL'];
   v_at            text := to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
   v_alerts        integer;
@@ -165,3 +165,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) IS
   'Alert state machine: alert on entering a bad state, repeat after the suppression window, resolve; silences.';
 REVOKE ALL ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) TO bgjobs_runner;

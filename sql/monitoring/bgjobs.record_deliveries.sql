@@ -15,7 +15,7 @@ RETURNS jsonb
 LANGUAGE sql
 VOLATILE
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
   WITH r AS (
     SELECT DISTINCT ON (x.tenant_id, x.id) x.*
@@ -49,4 +49,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) IS
   'Records a delivery batch''s outcomes (sent / failed with backoff / dead / deferred).';
 REVOKE ALL ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) TO bgjobs_admin;
+GRANT EXECUTE ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) TO bgjobs_deliverer;

@@ -10,5 +10,6 @@ AS $py$
 return bgjobs_schedule.next_fire(p_schedule, p_timezone, p_after).isoformat()
 $py$;
 REVOKE ALL ON FUNCTION bgjobs.cron_next(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.cron_next(text, text, timestamptz) TO bgjobs_runner;
 -- read-only; called by the job_status view, whose readers need EXECUTE
 GRANT EXECUTE ON FUNCTION bgjobs.cron_next(text, text, timestamptz) TO bgjobs_admin, bgjobs_viewer;

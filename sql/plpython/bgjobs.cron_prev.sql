@@ -14,3 +14,4 @@ $py$;
 COMMENT ON FUNCTION bgjobs.cron_prev(text, text, timestamptz) IS
   'Latest fire of a cron expression in a zone at or before p_at (croniter).';
 REVOKE ALL ON FUNCTION bgjobs.cron_prev(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.cron_prev(text, text, timestamptz) TO bgjobs_runner;

@@ -7,11 +7,14 @@
 -- transaction, which holds only the claimed rows' locks, stays short.  run_job() with an
 -- as_of treats rows due by as_of as due, so tests replay a backoff schedule at once.
 -- The config (with secrets) lives only in this function's memory: never in the result.
+-- SECURITY DEFINER, owned by bgjobs_deliverer: the secrets it sends with are readable by
+-- that role only; bgjobs_runner (pg_cron's user) may run the delivery, never read them.
 CREATE OR REPLACE FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamptz, p_tenants uuid[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpython3u
 VOLATILE
-SET search_path TO pg_catalog, public, pg_temp
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
 AS $py$
 #bgjobs:import bgjobs_channels
 #bgjobs:import bgjobs_delivery
@@ -46,4 +49,6 @@ return json.dumps({
 $py$;
 COMMENT ON FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) IS
   'deliver-notifications: one batch of due outbox rows (SKIP LOCKED), sent by bgjobs_channels; retries with backoff.';
+ALTER FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) OWNER TO bgjobs_deliverer;
 REVOKE ALL ON FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) TO bgjobs_runner;
