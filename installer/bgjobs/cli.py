@@ -160,20 +160,25 @@ def status(dsn, as_json):
 @click.argument("job")
 @dsn_option
 @click.option("--as-of", "as_of", default=None, help="run as of this timestamp (e.g. '2026-11-23 02:00+05:30')")
+@click.option("--allow-future", is_flag=True,
+              help="allow an --as-of more than a day ahead (it changes business data for good)")
 @one_line_errors
-def run(job, dsn, as_of):
+def run(job, dsn, as_of, allow_future):
     """Run JOB now through run_job(); print its response (audited as a manual trigger)."""
     from .db import connect
 
     with connect(resolve_dsn(dsn), autocommit=True) as conn:
+        if allow_future:
+            conn.execute("SET bgjobs.allow_future_as_of = on")
         try:
-            resp = conn.execute("SELECT run_job(%s, coalesce(%s::timestamptz, now()))", (job, as_of)).fetchone()[0]
+            resp = conn.execute("SELECT public.run_job(%s, coalesce(%s::timestamptz, now()))", (job, as_of)).fetchone()[0]
         except psycopg.errors.UndefinedObject as exc:
             raise BgjobsError(first_line(exc) + (f" ({exc.diag.message_hint})" if exc.diag.message_hint else "")) from None
         except psycopg.errors.UndefinedFunction:
             raise BgjobsError("run_job() not found: bgjobs is not installed in this database (run bgjobs install)") from None
-        except psycopg.errors.InvalidDatetimeFormat as exc:
-            raise BgjobsError(f"--as-of: {first_line(exc)}") from None
+        except (psycopg.errors.InvalidDatetimeFormat, psycopg.errors.InvalidParameterValue) as exc:
+            hint = exc.diag.message_hint
+            raise BgjobsError(f"--as-of: {first_line(exc)}" + (" (or --allow-future)" if hint else "")) from None
     click.echo(json.dumps(resp, indent=2))
     if not resp.get("success"):
         what = "skipped" if resp.get("skipped") else "failed"

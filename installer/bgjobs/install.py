@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from . import pymodules
-from .db import connect, first_line, yoyo_uri
+from .db import YOYO_TABLES, connect, first_line, yoyo_uri
 from .errors import BgjobsError
 from .registry import JOBS, Job, default_grace, with_overrides
 from .resources import migrations_dir, plpython_dir, sql_dir
@@ -309,10 +309,13 @@ def _plpython_modules() -> dict[str, str]:
 def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
     from yoyo import get_backend, read_migrations
 
+    conn.execute("CREATE SCHEMA IF NOT EXISTS bgjobs")
+    conn.execute("REVOKE ALL ON SCHEMA bgjobs FROM PUBLIC")
     backend = get_backend(yoyo_uri(conn))
     try:
         migrations = read_migrations(str(migrations_dir()))
         with backend.lock():
+            _adopt_legacy_history(conn, [m.id for m in migrations], report)
             pending = backend.to_apply(migrations)
             names = [m.id for m in pending]
             if pending:
@@ -323,12 +326,35 @@ def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
         backend.connection.close()
 
 
+def _adopt_legacy_history(conn: psycopg.Connection, ours: list[str], report: Report) -> None:
+    """Releases up to 0.1 kept bgjobs' yoyo history in public, where an application's own
+    yoyo history lives too.  Move bgjobs' rows into bgjobs' own history tables; drop the
+    public tables only when nothing but bgjobs' rows was in them."""
+    if conn.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None:
+        return
+    with conn.transaction():
+        moved = conn.execute(
+            "INSERT INTO bgjobs._yoyo_migration SELECT p.* FROM public._yoyo_migration p "
+            "WHERE p.migration_id = ANY(%s) AND NOT EXISTS "
+            "(SELECT 1 FROM bgjobs._yoyo_migration b WHERE b.migration_id = p.migration_id)", (ours,)).rowcount
+        conn.execute("DELETE FROM public._yoyo_migration WHERE migration_id = ANY(%s)", (ours,))
+        conn.execute("DELETE FROM public._yoyo_log WHERE migration_id = ANY(%s)", (ours,))
+        left = conn.execute("SELECT count(*) FROM public._yoyo_migration").fetchone()[0]
+        if left == 0:
+            for t in YOYO_TABLES:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS public.{}").format(sql.Identifier(t)))
+    if moved:
+        report(f"moved bgjobs' migration history ({moved} migrations) from public into schema bgjobs")
+
+
 def _pending_migrations(conn: psycopg.Connection) -> list[str]:
     from yoyo import read_migrations
     migrations = [m.id for m in read_migrations(str(migrations_dir()))]
-    if conn.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None:
-        return migrations
-    applied = {r[0] for r in conn.execute("SELECT migration_id FROM public._yoyo_migration").fetchall()}
+    applied: set[str] = set()
+    for table in ("bgjobs._yoyo_migration", "public._yoyo_migration"):     # public: releases up to 0.1
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None:
+            applied |= {r[0] for r in conn.execute(
+                sql.SQL("SELECT migration_id FROM {}").format(sql.SQL(table))).fetchall()}
     return [m for m in migrations if m not in applied]
 
 
@@ -566,7 +592,7 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
     try:
         dbname = conn.info.dbname
         reg = _existing_registry(conn)
-        if not reg and conn.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None:
+        if not reg and conn.execute("SELECT to_regclass('bgjobs._yoyo_migration')").fetchone()[0] is None:
             raise BgjobsError(f"bgjobs is not installed in database {dbname}")
         cron_db = conn.execute("SELECT current_setting('cron.database_name', true)").fetchone()[0]
         names = [r.get("cron_jobname") or r["job_name"] for r in reg.values()]
@@ -630,9 +656,12 @@ def _rollback_migrations(conn) -> None:
     try:
         migrations = read_migrations(str(migrations_dir()))
         with backend.lock():
-            backend.rollback_migrations(backend.to_rollback(migrations))
-        for t in ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"):
-            backend.execute(f'DROP TABLE IF EXISTS public."{t}"')
-        backend.commit()
+            _adopt_legacy_history(conn, [m.id for m in migrations], lambda s: None)
+            # every migration but the first through yoyo; the first's rollback drops schema
+            # bgjobs, where yoyo keeps bgjobs' history, so it runs last, by hand
+            backend.rollback_migrations(backend.to_rollback(migrations.filter(lambda m: m.id != "0001.core")))
+        with conn.transaction():
+            conn.execute((migrations_dir() / "0001.core.rollback.sql").read_text())
+        # bgjobs' history went with schema bgjobs; an application's yoyo tables in public stay
     finally:
         backend.connection.close()

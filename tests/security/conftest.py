@@ -223,7 +223,9 @@ def run_everything(dsn: str, scheduled_entry: bool = True) -> list[str]:
     with psycopg.connect(dsn, autocommit=True) as c:
         def step(what: str, query: str, *params) -> None:
             try:
-                c.execute(query, params or None).fetchall()
+                cur = c.execute(query, params or None)
+                if cur.description:
+                    cur.fetchall()
             except psycopg.Error as exc:
                 errors.append(f"{what}: {str(exc).strip().splitlines()[0]}")
 
