@@ -127,6 +127,17 @@ def test_no_answer_is_null_not_an_error(cconn):
                          "= '2026-01-02 00:00+00'").fetchone()[0]
 
 
+def test_the_server_needs_no_croniter(cron_db):
+    """A session whose Python cannot import croniter (as on a server without
+    python3-croniter) gets the same answers: the module is loaded after the block."""
+    with psycopg.connect(cron_db, autocommit=True) as c:
+        c.execute("DO $py$\nimport sys\nsys.modules['croniter'] = None\n$py$ LANGUAGE plpython3u")
+        with pytest.raises(psycopg.Error, match="croniter"):
+            c.execute("DO $py$\nimport croniter\n$py$ LANGUAGE plpython3u")
+        v = next(v for v in VECTORS if v["id"] == "issue8-dom-step-10")
+        assert walk(c, v) == expected(v)
+
+
 def test_an_expression_refused_at_install_names_itself(cconn):
     with pytest.raises(psycopg.Error, match=r"invalid cron expression '0 0 30 2 \*'.*never fires"):
         cconn.execute("SELECT bgjobs.cron_next('0 0 30 2 *', 'UTC', now())")
