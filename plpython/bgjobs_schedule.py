@@ -282,7 +282,16 @@ def parse_interval(value):
 def _spread(zone, wall):
     """How far UTC offsets vary within two days of local time ``wall`` (0 almost always):
     the most by which nearby fires can come out of order after a DST change."""
-    offsets = [(wall + k * _DAY).replace(tzinfo=zone).utcoffset() for k in (-2, -1, 0, 1, 2)]
+    return _day_spread(zone, wall.date())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_spread(zone, day):
+    """_spread for any time of local date ``day``: offsets sampled at the local midnights
+    from three days before to three days after (a span that holds two days either side of
+    any time of that day), cached per zone and date."""
+    midnight = _dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+    offsets = [(midnight + k * _DAY).utcoffset() for k in (-3, -2, -1, 0, 1, 2, 3)]
     return max(offsets) - min(offsets)
 
 
@@ -372,17 +381,13 @@ def _fires(cron, zone, origin, forward):
         return
     sign = 1 if forward else -1
     pending = []   # heap of (sign * posix seconds, naive source, spread, instant)
-    spreads = {}   # local date -> spread, so the zone is sampled once a day
     last = None
     try:
         for naive in _walls(cron, start, forward):
             for instant in _instants(cron, zone, naive):
                 if (instant > origin) if forward else (instant <= origin):
-                    day = naive.date()
-                    if day not in spreads:
-                        spreads[day] = _spread(zone, naive)
-                    heapq.heappush(pending,
-                                   (sign * instant.timestamp(), naive, spreads[day], instant))
+                    heapq.heappush(pending, (sign * instant.timestamp(), naive,
+                                             _day_spread(zone, naive.date()), instant))
             # The earliest pending instant is final once the naive clock has moved past its
             # source by more than the local offset spread: later fires cannot precede it.
             while pending and sign * (naive - pending[0][1]) >= pending[0][2]:
