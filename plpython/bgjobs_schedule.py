@@ -496,10 +496,17 @@ def max_gap(expr, tz, start=None):
     if cron.every_day and len(times) == 1440:
         return _MINUTE  # every minute, whatever the clock does
     day = start.astimezone(zone).date()
-    horizon = day + MAX_GAP_HORIZON
+    last_day = _dt.date.max - _DAY
+    horizon = min(day, last_day - MAX_GAP_HORIZON) + MAX_GAP_HORIZON
+    before = next(_fires(cron, zone, start, False), None)   # the gap start falls in counts
+    if before is not None:
+        day = min(day, before.astimezone(zone).date())
+    # within one Gregorian cycle (400 years) every expression fires twice: a Feb 29 that
+    # is a given weekday recurs after up to 40 years
+    limit = min(day, last_day - 400 * 366 * _DAY) + 400 * 366 * _DAY
     matched = 0
     previous = None
-    while day <= horizon + _dt.timedelta(days=366 * 30):  # enough for Feb 29 jobs
+    while day <= limit:
         if _day_matches(cron, day):
             if previous is not None:
                 gaps.append((day - previous).days * 1440 + times[0] - times[-1])

@@ -500,3 +500,39 @@ def test_random_expressions_agree_with_brute_force(tz, day):
             before = prev_fire(expr, tz, want[i] - _MICRO)
             assert (before == want[i - 1]) if i else (before is None or before <= minutes[0]), expr
         checked += 1
+
+
+def test_accepted_expressions_never_raise_and_always_fire():
+    """Whatever validate_cron accepts has a next and a previous fire from any moment of
+    the next centuries, in any zone, and the other functions answer without raising."""
+    import random
+    rng = random.Random(8)
+    zones = ["UTC", "America/New_York", "Africa/Casablanca", "America/Santiago",
+             "Australia/Lord_Howe", "Pacific/Kiritimati", "Pacific/Chatham", "Antarctica/Troll"]
+    odd = ["@yearly", "@monthly", "@weekly", "@daily", "@hourly", "0 0 29 2 */7", "0 0 31 2 0",
+           "15 22 29 2 *", "59 23 31 12 6", "0 0 29 2 sun", "*/7 */5 */3 */2 */3", "0 0 1-31 feb 7"]
+    checked = 0
+    while checked < 300:
+        expr = odd[checked % len(odd)] if checked % 4 == 0 else _random_expr(rng)
+        if validate_cron(expr) is not None:
+            continue
+        tz = rng.choice(zones)
+        at = dt.datetime(rng.randint(1950, 2150), rng.randint(1, 12), rng.randint(1, 28),
+                         rng.randint(0, 23), rng.randint(0, 59), tzinfo=UTC)
+        nxt, prv = next_fire(expr, tz, at), prev_fire(expr, tz, at)
+        assert prv <= at < nxt, expr
+        is_missed(expr, tz, None, at, 600, since=at - dt.timedelta(days=1))
+        if checked % 20 == 0:
+            max_gap(expr, tz, at)
+        checked += 1
+    # at datetime's limits: None, not an error
+    assert next_fire("0 0 1 1 *", "UTC", "9999-06-01T00:00Z") is None
+    assert prev_fire("0 0 2 1 *", "UTC", "0001-01-01T12:00Z") is None
+    assert max_gap("0 0 1 1 *", "UTC", "9999-06-01T00:00Z") is None
+
+
+def test_max_gap_of_a_leap_day_that_is_a_sunday():
+    # 2088 -> 2128: 2100 is not a leap year (the walk used to give up after 30 years: None)
+    assert max_gap("0 0 29 2 */7", "UTC", "2089-01-01T00:00Z") == (
+        dt.datetime(2128, 2, 29) - dt.datetime(2088, 2, 29))
+    assert max_gap("0 0 29 2 */7", "UTC", "2026-01-01T00:00Z") == dt.timedelta(days=28 * 365 + 7)
