@@ -186,24 +186,26 @@ DST_DAYS = [
 
 @pytest.mark.parametrize("zone,job,local_time,as_of,why", DST_DAYS, ids=[f"{d[0]}-{d[4]}" for d in DST_DAYS])
 def test_next_expected_run_is_the_tick_that_handles_the_tenant(db, zone, job, local_time, as_of, why):
-    with psycopg.connect(db, autocommit=True) as c:
+    # a session far from UTC with a day-first DateStyle: neither may matter
+    with psycopg.connect(db, autocommit=True,
+                         options="-c TimeZone=Pacific/Chatham -c DateStyle=SQL,DMY") as c:
         c.execute("DELETE FROM public.tenants")
         tenant = c.execute("INSERT INTO public.tenants (name, timezone) VALUES ('t', %s) RETURNING id",
                            (zone,)).fetchone()[0]
         c.execute("UPDATE bgjobs.job_registry SET local_time = %s WHERE job_name = %s", (local_time, job))
+        args = {"job": job, "tenant": tenant, "as_of": as_of + "+00", "zone": zone, "lt": local_time}
         # a slot already passed on as_of's local day was handled
         c.execute("""INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date)
                      SELECT %(job)s, %(tenant)s, l.local_now::date
                        FROM (SELECT %(as_of)s::timestamptz AT TIME ZONE %(zone)s AS local_now) l
-                      WHERE l.local_now::time > %(lt)s::time""",
-                  {"job": job, "tenant": tenant, "as_of": as_of + "+00", "zone": zone, "lt": local_time})
-        # The job's pg_cron tick: every 15 minutes at the local time's minute offset.
-        first_due = c.execute("""
-            SELECT min(t.tick)
+                      WHERE l.local_now::time > %(lt)s::time""", args)
+        # The job's pg_cron tick: every 15 minutes at the local time's minute offset.  Both
+        # answers as microseconds since the epoch (no DateStyle on the way back).
+        first_due, nxt = c.execute("""
+            SELECT (extract(epoch FROM min(t.tick)) * 1000000)::bigint,
+                   (extract(epoch FROM bgjobs.next_expected_run(%(job)s, %(as_of)s::timestamptz)) * 1000000)::bigint
               FROM generate_series(%(as_of)s::timestamptz + make_interval(mins => extract(minute FROM %(lt)s::time)::int %% 15),
                                    %(as_of)s::timestamptz + interval '2 days', interval '15 minutes') AS t(tick)
-             WHERE %(tenant)s = ANY (bgjobs.due_tenants(%(job)s, t.tick))""",
-            {"as_of": as_of + "+00", "lt": local_time, "tenant": tenant, "job": job}).fetchone()[0]
+             WHERE %(tenant)s = ANY (bgjobs.due_tenants(%(job)s, t.tick))""", args).fetchone()
         assert first_due is not None
-        nxt = c.execute("SELECT bgjobs.next_expected_run(%s, %s::timestamptz)", (job, as_of + "+00")).fetchone()[0]
         assert nxt == first_due, why
