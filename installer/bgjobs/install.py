@@ -81,16 +81,6 @@ def preflight(conn: psycopg.Connection, need_cron: bool = True) -> Preflight:
     return pf
 
 
-def croniter_in_server(conn: psycopg.Connection) -> str | None:
-    """None if the server's PL/Python can import croniter, else the reason."""
-    try:
-        with conn.transaction():
-            conn.execute("DO $py$\nimport croniter\n$py$ LANGUAGE plpython3u")
-        return None
-    except psycopg.Error as exc:
-        return first_line(exc)
-
-
 # --------------------------------------------------------------------------- plans
 
 @dataclass
@@ -406,11 +396,6 @@ def install(dsn: str, settings: Settings, dry_run: bool = False, schedule: bool 
         for note in pf.notes:
             report(f"note: {note}")
         _ensure_roles_and_extensions(conn, cconn, pf, schedule)
-        if pf.plpython:
-            reason = croniter_in_server(conn)
-            if reason:
-                raise BgjobsError(f"the server's PL/Python cannot import croniter ({reason}); "
-                                  "install the Debian package python3-croniter on the database server")
         _run_migrations(conn, report)
         _apply_objects(conn, plan, settings, report)
         report(f"applied {len(plan.sql_files)} SQL object files, {len(plan.settings_changes)} setting change(s), "

@@ -2,7 +2,7 @@
 -- zone, at or before at.  This SQL version is the fallback for servers without plpython3u
 -- and answers NULL (the missed-run rule then uses last run + expected interval + grace);
 -- where plpython3u is available bgjobs install replaces it with the PL/Python one
--- (sql/plpython/bgjobs.cron_prev.sql, plpython/bgjobs_schedule.py); it sits beside bgjobs.cron_next..
+-- (sql/plpython/bgjobs.cron_prev.sql, plpython/bgjobs_schedule.py); it sits beside bgjobs.cron_next.
 CREATE OR REPLACE FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql
