@@ -56,13 +56,7 @@ def run(dsn: str, report: Callable[[str], None] = print) -> bool:
 
         has_py = _one(conn, "SELECT count(*) FROM pg_extension WHERE extname = 'plpython3u'")
         if has_py:
-            try:
-                with conn.transaction():
-                    conn.execute("DO $py$\nimport croniter\n$py$ LANGUAGE plpython3u")
-                d.say(OK, "plpython3u", "installed; croniter importable")
-            except psycopg.Error as exc:
-                d.say(FAIL, "plpython3u", f"croniter not importable by the server's Python ({first_line(exc)}); "
-                      "install python3-croniter")
+            d.say(OK, "plpython3u", "installed: notifications are delivered in the database")
         else:
             d.say(WARN, "plpython3u", "not installed: notifications are delivered only by `bgjobs worker`")
 

@@ -33,7 +33,7 @@ from .errors import BgjobsError
 DEFAULT_PORT = 54329
 DATABASE = "bgjobs"
 SUPERUSER = "postgres"
-DEBIAN_PACKAGES = "postgresql-15 postgresql-15-cron postgresql-plpython3-15 python3-croniter"
+DEBIAN_PACKAGES = "postgresql-15 postgresql-15-cron postgresql-plpython3-15"
 
 
 @dataclass

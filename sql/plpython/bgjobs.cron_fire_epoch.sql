@@ -19,4 +19,4 @@ COMMENT ON FUNCTION bgjobs.cron_fire_epoch(text, text, numeric, boolean) IS
   'Next (forward) or previous fire of a cron expression in a zone, in epoch seconds (bgjobs.cron_next and bgjobs.cron_prev call it).';
 REVOKE ALL ON FUNCTION bgjobs.cron_fire_epoch(text, text, numeric, boolean) FROM PUBLIC;
 -- read-only; reached through bgjobs.cron_next from the job_status view, whose readers need EXECUTE
-GRANT EXECUTE ON FUNCTION bgjobs.cron_fire_epoch(text, text, numeric, boolean) TO bgjobs_admin, bgjobs_viewer;
+GRANT EXECUTE ON FUNCTION bgjobs.cron_fire_epoch(text, text, numeric, boolean) TO bgjobs_admin, bgjobs_viewer, bgjobs_runner;
