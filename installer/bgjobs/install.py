@@ -48,37 +48,95 @@ class Preflight:
         return self.cron_db == self.dbname
 
 
+CRON_FUNCTIONS = ("cron.schedule_in_database(text,text,text,text,text,boolean)",
+                  "cron.alter_job(bigint,text,text,text,text,boolean)")
+
+
 def preflight(conn: psycopg.Connection, need_cron: bool = True) -> Preflight:
+    """Everything install needs, checked before its first change.  What only a superuser
+    can grant is collected and named in one line, as the exact statements to run."""
     q = lambda s, *a: conn.execute(s, a or None).fetchone()  # noqa: E731
     num, version = q("SELECT current_setting('server_version_num')::int, current_setting('server_version')")
-    dbname, user, superuser = q("SELECT current_database(), current_user, "
-                                "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)")
+    dbname, user, superuser, createrole = q(
+        "SELECT current_database(), current_user, r.rolsuper, r.rolcreaterole FROM pg_roles r WHERE r.rolname = current_user")
     if num < 150000:
         raise BgjobsError(f"PostgreSQL 15 or newer is required; {dbname} runs {version}")
+    grants: list[str] = []
+    qi = lambda name: sql.Identifier(name).as_string(conn)  # noqa: E731
     if not q("SELECT has_database_privilege(current_database(), 'CREATE')")[0]:
-        raise BgjobsError(f"role {user} lacks CREATE on database {dbname} (needed for schema bgjobs); "
-                          f"GRANT CREATE ON DATABASE {dbname} TO {user}, or install as the database owner")
+        grants.append(f"GRANT CREATE ON DATABASE {qi(dbname)} TO {qi(user)}")
+    if not q("SELECT has_schema_privilege('public', 'CREATE')")[0]:
+        grants.append(f"GRANT CREATE ON SCHEMA public TO {qi(user)}")
     missing_roles = [r for r in ROLES if not q("SELECT 1 FROM pg_roles WHERE rolname = %s", r)]
-    if missing_roles and not q("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user")[0]:
-        raise BgjobsError(f"roles {', '.join(missing_roles)} do not exist and {user} cannot create them "
-                          f"(needs CREATEROLE); create them NOLOGIN first")
-    preload = q("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'")
-    cron_db = q("SELECT current_setting('cron.database_name', true)")[0]
-    loaded = bool(cron_db) or (preload is not None and "pg_cron" in (preload[0] or ""))
-    if loaded and not cron_db:
-        cron_db = "postgres"
-    if need_cron and not loaded:
+    if not superuser and not createrole:
+        if missing_roles:
+            grants += [f"CREATE ROLE {r} {'LOGIN' if r == RUNNER else 'NOLOGIN'}" for r in missing_roles]
+        for r in (RUNNER,):
+            if r in missing_roles or not q("SELECT pg_has_role(current_user, %s, 'MEMBER')", r)[0]:
+                grants.append(f"GRANT {r} TO {qi(user)}")
+
+    # pg_cron: here (its schema is in this database), or in cron.database_name
+    cron_here = q("SELECT 1 FROM pg_namespace WHERE nspname = 'cron'") is not None
+    try:
+        with conn.transaction():
+            cron_db = q("SELECT current_setting('cron.database_name', true)")[0]
+    except psycopg.errors.InsufficientPrivilege:
+        cron_db = dbname if cron_here else None
+        if need_cron and not cron_here:
+            grants.append(f"GRANT pg_read_all_settings TO {qi(user)}")
+    loaded = bool(cron_db) or cron_here
+    if need_cron and not loaded and not grants:
         raise BgjobsError("pg_cron is not loaded: add shared_preload_libraries = 'pg_cron' and "
                           "cron.database_name = '<database>' to postgresql.conf and restart the server "
                           "(or install with --no-schedule)")
     installed_py = q("SELECT 1 FROM pg_extension WHERE extname = 'plpython3u'") is not None
     available_py = q("SELECT 1 FROM pg_available_extensions WHERE name = 'plpython3u'") is not None
-    pf = Preflight(dbname, user, version, bool(superuser), loaded, cron_db, installed_py or (available_py and bool(superuser)))
+    # PL/Python is an untrusted language: only a superuser creates its functions
+    pf = Preflight(dbname, user, version, bool(superuser), loaded, cron_db, (installed_py or available_py) and bool(superuser))
+    if need_cron and loaded and not superuser:
+        grants += _cron_grants_needed(conn, pf, missing_roles)
+    if grants:
+        raise BgjobsError(f"{user} cannot install bgjobs into {dbname} yet; nothing was changed. "
+                          f"As a superuser, run: {'; '.join(grants)};  then install again")
     if not pf.plpython:
-        why = "not available on this server" if not available_py else f"only a superuser can create it ({user} is not)"
-        pf.notes.append(f"plpython3u {why}: the PL/Python parts (deliver-notifications) are left to "
-                        "`bgjobs worker`; everything else is installed")
+        why = ("not available on this server" if not available_py
+               else f"only a superuser can create PL/Python functions ({user} is not)")
+        pf.notes.append(f"plpython3u {why}: notifications are delivered by `bgjobs worker` "
+                        "(grant bgjobs_deliverer to its login); everything else is installed")
     return pf
+
+
+def _cron_grants_needed(conn, pf: Preflight, missing_roles: list[str]) -> list[str]:
+    """What bgjobs_runner needs in pg_cron's database for a non-superuser install to
+    schedule bgjobs' jobs as it (pg_cron lets only a superuser schedule for another role)."""
+    try:
+        cconn = _cron_conn(conn, pf)
+    except BgjobsError as exc:
+        raise BgjobsError(f"pg_cron lives in database {pf.cron_db}: {exc}") from None
+    try:
+        if cconn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'cron'").fetchone() is None:
+            return [f"CREATE EXTENSION pg_cron /* in database {pf.cron_db} */"]
+        need = []
+        runner_exists = RUNNER not in missing_roles
+        usage = runner_exists and cconn.execute("SELECT has_schema_privilege(%s, 'cron', 'USAGE')", (RUNNER,)).fetchone()[0]
+        if not usage:
+            need.append(f"GRANT USAGE ON SCHEMA cron TO {RUNNER} /* in database {pf.cron_db} */")
+        missing_fn = []
+        for sig in CRON_FUNCTIONS:
+            name = sig.split("(")[0].split(".")[1]
+            oid = cconn.execute("SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                                "WHERE n.nspname = 'cron' AND p.proname = %s", (name,)).fetchone()
+            if oid is None or not runner_exists or not cconn.execute(
+                    "SELECT has_function_privilege(%s, %s::oid, 'EXECUTE')", (RUNNER, oid[0])).fetchone()[0]:
+                missing_fn.append(sig)
+        if missing_fn:
+            need.append(f"GRANT EXECUTE ON FUNCTION {', '.join(missing_fn)} TO {RUNNER} /* in database {pf.cron_db} */")
+        if need and not runner_exists:
+            need.insert(0, f"CREATE ROLE {RUNNER} LOGIN")
+        return need
+    finally:
+        if cconn is not conn:
+            cconn.close()
 
 
 # --------------------------------------------------------------------------- plans
@@ -176,7 +234,9 @@ def _cron_conn(conn: psycopg.Connection, pf: Preflight) -> psycopg.Connection:
 
 
 def _cron_ready(cconn: psycopg.Connection) -> bool:
-    return cconn.execute("SELECT to_regclass('cron.job')").fetchone()[0] is not None
+    # from the catalog: a non-superuser installer may have no USAGE on schema cron
+    return cconn.execute("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE n.nspname = 'cron' AND c.relname = 'job'").fetchone() is not None
 
 
 def _command(job: Job) -> str:
@@ -223,7 +283,11 @@ def _runner_cron_rows(cconn, pf: Preflight) -> list[tuple]:
          "WHERE username IN (%s, current_user)")
     if pf.superuser:
         return cconn.execute(q, (RUNNER,)).fetchall()
-    rows = cconn.execute(q, (RUNNER,)).fetchall()            # the installer's own
+    rows = []
+    if cconn.execute("SELECT has_schema_privilege('cron', 'USAGE')").fetchone()[0]:
+        rows = cconn.execute(q, (RUNNER,)).fetchall()        # the installer's own
+    if not cconn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (RUNNER,)).fetchone()[0]:
+        return rows                                          # first install: the runner has no jobs yet
     with _as_runner(cconn):
         rows += cconn.execute(q, (RUNNER,)).fetchall()       # row security: the runner's
     return list({r[0]: r for r in rows}.values())
