@@ -369,6 +369,7 @@ def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
     try:
         migrations = read_migrations(str(migrations_dir()))
         with backend.lock():
+            backend.ensure_internal_schema_updated()       # bgjobs' own history tables
             _adopt_legacy_history(conn, [m.id for m in migrations], report)
             pending = backend.to_apply(migrations)
             names = [m.id for m in pending]
@@ -523,6 +524,8 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs TO {}").format(sql.Identifier(role)))
         _write_setting_spec(conn)
+        first_xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+        _reset_routine_grants(conn)
         for name, source in modules.items():
             conn.execute(
                 "INSERT INTO bgjobs.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
@@ -539,6 +542,7 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                 text = expand_plpython(text, modules)
             _exec_file(conn, path, text, report)
         _apply_views(conn, views)
+        _drop_stale_routines(conn, first_xid, report)
         for key, (default, desc) in DEFAULTS.items():
             conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
                          "ON CONFLICT (key) DO NOTHING", (key, default, desc))
@@ -559,6 +563,55 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
             conn.execute(ins, _registry_row(j))
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs FROM {}").format(sql.Identifier(role)))
+
+
+# What releases up to 0.1 created in public (they kept no record of their routines).
+LEGACY_PUBLIC_ROUTINES = ("run_job", "update_job_heartbeat", "set_secret", "silence_job", "unsilence_job",
+                          "job_metrics", "job_metrics_prometheus")
+
+
+def _reset_routine_grants(conn) -> None:
+    """Revoke what bgjobs' roles hold on bgjobs' routines; each object file then grants
+    exactly what this release says (an upgrade must not leave an older release's grant
+    behind, such as bgjobs_admin's EXECUTE on get_secret).  Same transaction: no window."""
+    roles = sql.SQL(", ").join(sql.Identifier(r) for r in ROLES)
+    conn.execute(sql.SQL("REVOKE ALL ON ALL ROUTINES IN SCHEMA bgjobs FROM {}").format(roles))
+    ours = [r for (r,) in conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+        "AND (p.oid::regprocedure::text IN (SELECT identity FROM bgjobs.installed_routines) "
+        "     OR p.proname = ANY(%s))", (list(LEGACY_PUBLIC_ROUTINES),)).fetchall()]
+    for identity in ours:
+        conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(sql.SQL(identity), roles))
+
+
+def _drop_stale_routines(conn, first_xid: str, report: Report) -> None:
+    """Drop the routines an earlier install created that this release no longer defines
+    (an old SECURITY DEFINER overload must not keep its grants).  Found in the catalog:
+    every routine this transaction (re)created has an xmin of this transaction, at or
+    after its first xid; bgjobs.installed_routines records what each install created."""
+    written = {r for (r,) in conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace) "
+        "AND age(p.xmin) <= age(%s::xid8::xid)", (first_xid,)).fetchall()}
+    before = {r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()}
+    if not before:                                   # first install of this release line
+        before = {r for (r,) in conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'bgjobs'::regnamespace "
+            "OR (p.pronamespace = 'public'::regnamespace AND p.proname = ANY(%s))",
+            (list(LEGACY_PUBLIC_ROUTINES),)).fetchall()}
+    for identity in sorted(before - written):
+        if conn.execute("SELECT to_regprocedure(%s)", (identity,)).fetchone()[0] is None:
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP ROUTINE {}").format(sql.SQL(identity)))
+        except psycopg.errors.DependentObjectsStillExist as exc:
+            raise BgjobsError(f"{identity} is no longer part of bgjobs, but {first_line(exc)}; "
+                              "nothing was applied") from None
+        report(f"dropped {identity}: this release no longer defines it")
+    conn.execute("DELETE FROM bgjobs.installed_routines")
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO bgjobs.installed_routines (identity) VALUES (%s)", [(r,) for r in sorted(written)])
 
 
 def _write_setting_spec(conn) -> None:
@@ -705,6 +758,7 @@ def _rollback_migrations(conn) -> None:
     try:
         migrations = read_migrations(str(migrations_dir()))
         with backend.lock():
+            backend.ensure_internal_schema_updated()
             _adopt_legacy_history(conn, [m.id for m in migrations], lambda s: None)
             # every migration but the first through yoyo; the first's rollback drops schema
             # bgjobs, where yoyo keeps bgjobs' history, so it runs last, by hand
