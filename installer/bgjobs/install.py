@@ -639,14 +639,12 @@ def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
             conn.execute(text)
         return
     except psycopg.errors.InvalidFunctionDefinition as exc:
-        m = re.search(r"CREATE OR REPLACE FUNCTION\s+(\w+)\.(\w+)\s*\(", text)
-        if not m or "return type" not in str(exc):
+        if "return type" not in str(exc):
             raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
-        schema, name = m.groups()
+        schema, name = _object_name(path)
     except psycopg.Error as exc:
         raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
-    ours = {f"{m[0]}.{m[1]}" for p in _sql_files(True)
-            for m in re.findall(r"CREATE OR REPLACE VIEW\s+(\w+)\.(\w+)", p.read_text())}
+    ours = {".".join(_object_name(p)) for p in _sql_files(True) if p.parent.name == "views"}
     foreign = [v for (v,) in conn.execute(
         "SELECT DISTINCT cn.nspname || '.' || c.relname FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
         "JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace cn ON cn.oid = c.relnamespace "
@@ -731,24 +729,30 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
 
 
 def _drop_objects(conn) -> None:
-    for view in ("job_status", "healthcheck_summary"):
-        conn.execute(sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(sql.Identifier(view)))
-    # views and functions of ours in public, found by the files that create them
+    """Uninstall's routines and views: the views of sql/views (one object per file, file
+    name = object name) and the routines the catalog records as bgjobs' (every routine in
+    schema bgjobs, and those bgjobs.installed_routines lists).  CASCADE takes the
+    triggers bgjobs put on tables with their functions."""
     for path in _sql_files(True):
-        for kind, schema, name in re.findall(
-                r"CREATE OR REPLACE (VIEW|FUNCTION|PROCEDURE)\s+(\w+)\.(\w+)", path.read_text()):
-            if schema != "public":
-                continue
-            if kind == "VIEW":
-                conn.execute(sql.SQL("DROP VIEW IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
-            else:
-                conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
-    conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_insert ON public.jobs_log")
-    conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_update ON public.jobs_log")
-    # functions of ours in schema bgjobs (the tables there go with the migrations' rollback)
-    for (sig,) in conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc p "
-                               "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'bgjobs'").fetchall():
+        if path.parent.name == "views":
+            schema, name = _object_name(path)
+            conn.execute(sql.SQL("DROP VIEW IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
+    recorded = []
+    if conn.execute("SELECT to_regclass('bgjobs.installed_routines')").fetchone()[0] is not None:
+        recorded = [r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()]
+    for (sig,) in conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'bgjobs'::regnamespace "
+            "OR p.oid::regprocedure::text = ANY(%s) "
+            "OR (p.pronamespace = 'public'::regnamespace AND p.proname = ANY(%s))",
+            (recorded, list(LEGACY_PUBLIC_ROUTINES))).fetchall():
         conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {} CASCADE").format(sql.SQL(sig)))
+
+
+def _object_name(path: Path) -> tuple[str, str]:
+    """(schema, name) of the object a file under sql/ creates: one object per file, named
+    after it (`bgjobs.begin_run.sql`; no schema prefix means public)."""
+    schema, _, name = path.stem.rpartition(".")
+    return (schema or "public", name)
 
 
 def _rollback_migrations(conn) -> None:
