@@ -40,7 +40,8 @@ def connect(dsn: str, dbname: str | None = None, autocommit: bool = False, **kw)
         raise BgjobsError(f"invalid DSN: {first_line(exc)}") from None
     except psycopg.OperationalError as exc:
         target = describe(_conninfo.make_conninfo(dsn, dbname=dbname) if dbname else dsn)
-        raise BgjobsError(f"cannot connect to {target}: {first_line(exc)}") from None
+        hint = "" if dsn else "; no DSN was given: pass --dsn or set DATABASE_URL (or libpq's PGHOST, PGDATABASE, ...)"
+        raise BgjobsError(f"cannot connect to {target}: {first_line(exc)}{hint}") from None
 
 
 def first_line(exc: BaseException) -> str:

@@ -107,20 +107,20 @@ def _cell_len(cell) -> int:
 
 
 def fit(columns: Sequence[Column], rows: Sequence[Sequence], width: int | None, wide: bool = False) -> list[int]:
-    """Indexes of the columns to show: all with --wide; else the non-wide ones, dropping the
-    lowest-priority columns while the table is wider than `width`."""
+    """Indexes of the columns to show: all with --wide; else the non-wide ones that fit in
+    `width`, taken in priority order (a column that does not fit is skipped and a smaller,
+    less important one may still fit), shown in their declared order."""
     keep = [i for i, c in enumerate(columns) if wide or not c.wide_only]
     if wide or width is None:
         return keep
     natural = {i: max([len(columns[i].header)] + [_cell_len(r[i]) for r in rows]) for i in keep}
-
-    def total(idx):
-        return sum(natural[i] for i in idx) + GAP * (len(idx) - 1)
-
-    droppable = sorted((i for i in keep if columns[i].priority > 0), key=lambda i: (-columns[i].priority, -i))
-    while total(keep) > width and droppable:
-        keep.remove(droppable.pop(0))
-    return keep
+    chosen = [i for i in keep if columns[i].priority == 0]
+    used = sum(natural[i] for i in chosen) + GAP * (len(chosen) - 1)
+    for i in sorted((i for i in keep if columns[i].priority > 0), key=lambda i: (columns[i].priority, i)):
+        if used + GAP + natural[i] <= width:
+            chosen.append(i)
+            used += GAP + natural[i]
+    return sorted(chosen)
 
 
 def render_table(columns: Sequence[Column], rows: Sequence[Sequence], width: int | None = None,
@@ -128,7 +128,7 @@ def render_table(columns: Sequence[Column], rows: Sequence[Sequence], width: int
     """The table as text (ANSI styles only when `color`)."""
     idx = fit(columns, rows, width, wide)
     table = Table(box=None, pad_edge=False, padding=(0, GAP // 2), show_header=True, show_edge=False,
-                  header_style="bold" if color else "", expand=False, collapse_padding=True)
+                  header_style="bold" if color else "", expand=False)
     for i in idx:
         c = columns[i]
         table.add_column(c.header, justify=c.justify, no_wrap=True, overflow="ellipsis")

@@ -22,6 +22,7 @@ from datetime import time, timedelta
 from pathlib import Path
 
 from . import pymodules
+from .output import did_you_mean
 from .errors import BgjobsError
 from .registry import BY_NAME
 
@@ -87,6 +88,10 @@ _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|m
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
 def parse_interval(text) -> timedelta:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return timedelta(seconds=float(text))
@@ -128,7 +133,8 @@ def parse(raw: dict, where: str = "settings") -> Settings:
                 out.jobs[job] = _parse_job(job, table, where, sched)
             continue
         if key not in DEFAULTS:
-            raise BgjobsError(f"{where}: unknown key '{key}' (known keys: {', '.join(sorted(DEFAULTS))}, [jobs.\"<name>\"])")
+            raise BgjobsError(f"{where}: unknown key '{_short(key)}'{did_you_mean(key, DEFAULTS)} "
+                              f"(bgjobs settings show lists the keys; job overrides go in [jobs.\"<name>\"])")
         if isinstance(value, (dict, list)):
             raise BgjobsError(f"{where}: key '{key}' must be a string, number or boolean")
         if isinstance(value, bool):
@@ -149,7 +155,8 @@ def parse(raw: dict, where: str = "settings") -> Settings:
 def _parse_job(job: str, table, where: str, sched) -> dict:
     prefix = f"{where}: jobs.\"{job}\""
     if job not in BY_NAME:
-        raise BgjobsError(f"{where}: unknown job '{job}' (known jobs: {', '.join(BY_NAME)})")
+        raise BgjobsError(f"{where}: unknown job '{_short(job)}'" + (did_you_mean(job, BY_NAME)
+                                                                      or f" (known jobs: {', '.join(BY_NAME)})"))
     if not isinstance(table, dict):
         raise BgjobsError(f"{prefix} must be a table")
     res: dict = {}
