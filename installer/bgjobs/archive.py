@@ -3,7 +3,10 @@
 The seeds' compliance procedure ("Archival Process" in the operations guide) COPYs
 audit_log rows older than 90 days to CSV, then deletes them; automation_logs keep 180
 days.  The cut-off comes from the same settings that purge-old-logs reads
-(retention_days_audit_log, retention_days_automation_logs), or --older-than.
+(retention_days_audit_log, retention_days_automation_logs), or --older-than.  purge-old-logs
+deletes those rows daily without keeping them; a site that must archive sets the setting to 0
+(purge then leaves the table alone) and the archive takes rows at the seeds' age (90 / 180
+days) unless --older-than says otherwise.
 
 Rows go in key-range batches by primary key (tenant_id, id).  One batch is one REPEATABLE
 READ transaction:
@@ -117,7 +120,9 @@ def _cutoff(conn, spec: Spec, older_than: timedelta | None) -> datetime:
     except ValueError:
         raise BgjobsError(f"app_settings {spec.setting} is not a number of days: {text!r}") from None
     if days <= 0:
-        raise BgjobsError(f"{spec.setting} is {days} (keep forever): pass --older-than to archive {spec.table}")
+        # 0 keeps the table from purge-old-logs: the rows are left for this archive, which
+        # then takes them at the seeds' age
+        days = spec.seed_days
     return conn.execute("SELECT now() - make_interval(days => %s)", (days,)).fetchone()[0]
 
 

@@ -150,3 +150,14 @@ def test_archive_refuses_bad_input_with_one_line(db, tmp_path):
     assert "exactly one --table" in msg
     msg = one_line_error(run_cli("archive", "--dsn", db, "--table", "audit_log", "--older-than", "soon"))
     assert "--older-than" in msg
+
+
+def test_retention_zero_leaves_rows_to_the_archive_at_the_seeds_age(sql, db, tmp_path):
+    sql("UPDATE app_settings SET value = '0' WHERE key = 'retention_days_audit_log'")
+    add_audit(sql, 40, 95)
+    add_audit(sql, 10, 85)
+    assert sql("SELECT run_job('purge-old-logs')->'results'->>'auditLog'") == [("0",)]   # purge keeps them
+    proc = run_cli("archive", "--dsn", db, "--table", "audit_log", "--out", str(tmp_path / "a.csv"), check=True)
+    assert "audit_log: 40 rows" in proc.stdout
+    assert sql("SELECT count(*) FROM audit_log WHERE \"timestamp\" < now() - interval '90 days'") == [(0,)]
+    assert sql("SELECT count(*) FROM audit_log WHERE details ? 'n'") == [(10,)]
