@@ -113,7 +113,8 @@ def install(dsn, settings_file, dry_run, no_schedule):
     from . import settings
 
     cfg = settings.load(settings_file)   # a bad file is refused before anything is touched
-    inst.install(resolve_dsn(dsn), cfg, dry_run=dry_run, schedule=not no_schedule, report=click.echo)
+    with output.steps("installing", click.echo) as report:
+        inst.install(resolve_dsn(dsn), cfg, dry_run=dry_run, schedule=not no_schedule, report=report)
 
 
 @main.command()

@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -181,6 +181,28 @@ def progress(description: str, total: int | None, unit: str = "rows", stream=Non
     with Progress(*cols, console=con, transient=False) as p:
         task = p.add_task(description, total=total)
         yield _RichProgress(p, task)
+
+
+@contextmanager
+def steps(description: str, report: Callable[[str], None]):
+    """For work reported line by line (install): on a terminal, a spinner with the elapsed
+    time and the current step stays at the bottom while the lines scroll above it; yields
+    the report function to use.  Off a terminal, `report` unchanged."""
+    if not (_isatty(sys.stdout) and _isatty(sys.stderr)):
+        yield report
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    con = Console(file=sys.stderr, color_system=None if no_color() else "standard", no_color=no_color(),
+                  highlight=False)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=con,
+                  transient=True) as p:
+        task = p.add_task(description, total=None)
+
+        def step(line: str) -> None:
+            p.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            p.update(task, description=f"{description}: {line[:60]}")
+
+        yield step
 
 
 # ------------------------------------------------------------------------ hints

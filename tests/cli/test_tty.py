@@ -85,3 +85,12 @@ def test_secret_prompt_hides_the_value(db, sql):
     assert child.exitstatus == 0, out
     assert "re_live_s3cr3t" not in out and "secret RESEND_API_KEY stored" in out
     assert sql("SELECT value FROM bgjobs.secrets WHERE name = 'RESEND_API_KEY'") == [("re_live_s3cr3t",)]
+
+
+def test_install_on_a_terminal_shows_a_spinner_and_every_line(new_db, pg_server):
+    child = tty(["install", "--no-schedule", "--dsn", pg_server.dsn(new_db())])
+    raw = everything(child)
+    assert child.exitstatus == 0, raw
+    out = ANSI.sub("", raw)
+    assert "installing" in out                                  # the spinner's line, while it ran
+    assert "bgjobs installed in database" in out and "applied" in out
