@@ -68,3 +68,26 @@ def test_status_for_a_viewer_login(ran, sql):
         assert len(rows) == len(JOBS)
     finally:
         sql("DROP ROLE cli_status_viewer")
+
+
+def test_status_for_a_viewer_login_in_pg_crons_own_database():
+    """Where pg_cron lives in the same database, job_status reads cron.job too."""
+    from bgjobs import install, sandbox
+    from bgjobs.settings import Settings
+
+    with sandbox.temporary("bgjobs-viewer-") as sb:
+        install.install(sb.dsn, Settings(), report=lambda s: None)       # into pg_cron's database
+        with psycopg.connect(sb.dsn, autocommit=True) as c:
+            c.execute("CREATE ROLE cli_cron_viewer LOGIN PASSWORD 'pw' IN ROLE bgjobs_viewer")
+            c.execute("SELECT run_job('update-installment-statuses')")
+        dsn = f"postgresql://cli_cron_viewer:pw@127.0.0.1:{sb.port}/{sandbox.DATABASE}"
+        with psycopg.connect(dsn) as c:
+            try:
+                c.execute("SELECT * FROM public.job_status").fetchall()
+            except psycopg.Error as exc:
+                pytest.xfail(f"job_status fails for bgjobs_viewer where pg_cron lives (the lead's SQL fix "
+                             f"of the view): {str(exc).splitlines()[0]}")
+        proc = run_cli("status", "--dsn", dsn, env={"COLUMNS": "120"}, check=True)
+        assert "update-installment-statuses" in proc.stdout and "Success" in proc.stdout
+        rows = json.loads(run_cli("status", "--json", "--dsn", dsn, check=True).stdout)
+        assert all(r["active"] is True for r in rows)
