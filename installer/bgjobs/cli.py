@@ -277,8 +277,7 @@ def secret_set(name, dsn):
         value = getpass.getpass(f"value for {name} (not echoed): ")
     else:
         value = sys.stdin.read()
-        value = value[:-1] if value.endswith("\n") else value
-        value = value[:-1] if value.endswith("\r") else value
+        value = value.removesuffix("\n").removesuffix("\r")
     admin.set_secret(resolve_dsn(dsn), name, value)
     click.echo(f"secret {name} stored")
 

@@ -528,9 +528,9 @@ def still_running(sb, jobs: list[str]) -> list[str]:
                      + "; bgjobs status shows when each runs next")
         lines.append("  (the demo's loopback sinks are closed: what the jobs queue from now on waits in the outbox "
                      "until delivery settings are real)")
-    lines += [f"  connect: psql 'postgresql://{sandbox.SUPERUSER}@127.0.0.1:{sb.port}/{sandbox.DATABASE}' "
-              f"(the password is in {sandbox._state_file(sb.dir)}, readable only by you; "
-              f"bgjobs sandbox status --dir {quoted} prints the full DSN)",
+    lines += [(f"  connect: psql 'postgresql://{sandbox.SUPERUSER}@127.0.0.1:{sb.port}/{sandbox.DATABASE}' "
+               f"(the password is in {sandbox._state_file(sb.dir)}, readable only by you; "
+               f"bgjobs sandbox status --dir {quoted} prints the full DSN)"),
               f"  look:    bgjobs status --dsn \"$(bgjobs sandbox status --dir {quoted} | tail -1)\"",
               f"  stop it: bgjobs sandbox stop --dir {quoted}"]
     return lines

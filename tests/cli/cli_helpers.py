@@ -10,7 +10,7 @@ import sys
 
 def run_cli(*args, env=None, input=None, check=None, timeout=300):
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "bgjobs", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "bgjobs", *args], capture_output=True, text=True, check=False,
                           env=full_env, input=input, timeout=timeout)
     if check is True:
         assert proc.returncode == 0, proc.stderr + proc.stdout

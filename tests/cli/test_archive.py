@@ -12,7 +12,6 @@ import sys
 import time
 
 import psycopg
-
 from cli_helpers import one_line_error, run_cli
 
 TENANT = "00000000-0000-0000-0000-000000000000"
@@ -25,7 +24,8 @@ def add_audit(sql, n: int, days_ago: float, action: str = "background_job_execut
 
 
 def csv_rows(path) -> tuple[list[str], list[dict]]:
-    raw = gzip.open(path, "rt").read() if str(path).endswith(".gz") else open(path).read()
+    with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as f:
+        raw = f.read()
     rows = list(csv.DictReader(io.StringIO(raw)))
     header = raw.splitlines()[0].split(",") if raw else []
     return header, rows
@@ -49,7 +49,7 @@ def test_archive_audit_log_older_than_90_days_to_csv(sql, db, tmp_path):
     header, rows = csv_rows(out)
     assert header == ["id", "tenant_id", "action_type", "entity_type", "entity_id", "user_id", "details", "timestamp"]
     assert len(rows) == 1500 and {r["id"] for r in rows} == old       # exactly the old rows, once each
-    assert open(out).read().count("id,tenant_id,action_type") == 1    # one header
+    assert out.read_text().count("id,tenant_id,action_type") == 1    # one header
     assert audit_ids(sql) == young                                     # exactly those deleted
     run = sql("SELECT rows_archived, batches, finished_at IS NOT NULL, bytes_committed FROM bgjobs.archive_runs")
     assert run == [(1500, 8, True, out.stat().st_size)]
@@ -70,7 +70,8 @@ def test_archive_gzip_and_automation_logs_keep_180_days(sql, db, tmp_path):
     assert len({r["id"] for r in rows}) == 60
     assert sql("SELECT count(*), min(executed_at) > now() - interval '180 days' FROM automation_logs") == [(30, True)]
     # nine gzip members, one per batch; gzip reads them as one stream
-    assert gzip.open(out).read().count(b"\n") == 61
+    with gzip.open(out) as f:
+        assert f.read().count(b"\n") == 61
 
 
 def test_interrupted_archive_loses_nothing_and_duplicates_nothing(sql, conn, db, tmp_path, pg_server):
@@ -115,12 +116,12 @@ def test_interrupted_archive_loses_nothing_and_duplicates_nothing(sql, conn, db,
     again = run_cli(*cmd[3:], check=True)                   # the same command, again
     assert "removed" in again.stdout and "not committed" in again.stdout
     assert "resuming interrupted archive run" in again.stdout
-    header, rows = csv_rows(out)
+    _, rows = csv_rows(out)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)) == 2000                # no duplicates
     assert set(ids) == old                                  # rows in the file = rows deleted
     assert audit_ids(sql) == young
-    assert open(out).read().count("id,tenant_id,action_type") == 1
+    assert out.read_text().count("id,tenant_id,action_type") == 1
     assert sql("SELECT rows_archived, finished_at IS NOT NULL FROM bgjobs.archive_runs") == [(2000, True)]
 
 

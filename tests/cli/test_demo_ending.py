@@ -8,9 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from cli_helpers import run_cli
-
 from bgjobs import sandbox
+from cli_helpers import run_cli
 
 
 def test_demo_says_what_still_runs_and_hides_the_password():

@@ -6,9 +6,8 @@ import json
 
 import psycopg
 import pytest
-from cli_helpers import run_cli
-
 from bgjobs.registry import JOBS
+from cli_helpers import run_cli
 
 
 @pytest.fixture
