@@ -144,6 +144,12 @@ def archive(dsn: str, table: str, older_than: timedelta | None = None, out: Path
                               f"(run bgjobs install)")
         if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0] is None:
             raise BgjobsError(f"table public.{table} does not exist in database {conn.info.dbname}")
+        # one archive per table at a time: a second one would resume the same run and
+        # append to the same file (session lock: held across the batches' commits)
+        if not conn.execute("SELECT pg_try_advisory_lock(hashtext('bgjobs archive'), hashtext(%s))",
+                            (table,)).fetchone()[0]:
+            raise BgjobsError(f"another bgjobs archive of {table} is running on this database; "
+                              f"wait for it (or stop it: a rerun resumes where it stopped)")
         want = out.absolute() if out is not None else None
         run = None
         for r in _open_runs(conn, table):

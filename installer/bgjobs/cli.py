@@ -249,14 +249,15 @@ def archive(dsn, tables, older_than, out, batch_size):
 @click.option("--month", default=None, metavar="YYYY-MM", help="calendar month, UTC (default: last month)")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "csv"]), default="text",
               show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="same as --format json")
 @one_line_errors
-def report(dsn, month, fmt):
+def report(dsn, month, fmt, as_json):
     """The monthly report: runs, success rate, average and max time per job, automation rules
     triggered, notifications sent, anomalies."""
     from . import report as rp
 
     data = rp.build(resolve_dsn(dsn), month or rp.previous_month())
-    click.echo(rp.render(data, fmt, width=output.width_for(), color=output.use_color()))
+    click.echo(rp.render(data, "json" if as_json else fmt, width=output.width_for(), color=output.use_color()))
 
 
 @main.group()

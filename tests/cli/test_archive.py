@@ -140,6 +140,19 @@ def test_interrupted_run_is_closed_when_another_file_is_named(sql, db, tmp_path)
     assert len(csv_rows(second)[1]) == 50
 
 
+def test_a_second_archive_of_the_same_table_is_refused_while_one_runs(sql, db, tmp_path):
+    add_audit(sql, 20, 100)
+    with psycopg.connect(db, autocommit=True) as other:         # as a running archive holds it
+        other.execute("SELECT pg_advisory_lock(hashtext('bgjobs archive'), hashtext('audit_log'))")
+        msg = one_line_error(run_cli("archive", "--dsn", db, "--table", "audit_log", "--out", str(tmp_path / "a.csv")))
+        assert "another bgjobs archive of audit_log is running" in msg
+        assert not (tmp_path / "a.csv").exists() and len(audit_ids(sql)) == 20
+        # the other table is not blocked
+        run_cli("archive", "--dsn", db, "--table", "automation_logs", "--out", str(tmp_path / "b.csv"), check=True)
+    run_cli("archive", "--dsn", db, "--table", "audit_log", "--out", str(tmp_path / "a.csv"), check=True)
+    assert audit_ids(sql) == set()
+
+
 def test_archive_refuses_bad_input_with_one_line(db, tmp_path):
     existing = tmp_path / "x.csv"
     existing.write_text("keep me\n")

@@ -91,7 +91,7 @@ def test_report_text_markdown_csv(db, october):
 
 
 def test_report_empty_month_and_bad_month(db):
-    r = json.loads(run_cli("report", "--dsn", db, "--month", "2020-02", "--format", "json", check=True).stdout)
+    r = json.loads(run_cli("report", "--dsn", db, "--month", "2020-02", "--json", check=True).stdout)
     assert r["jobs"] == [] and r["totals"]["job_executions"] == 0 and r["totals"]["success_rate_pct"] is None
     assert "0 executions" in run_cli("report", "--dsn", db, "--month", "2020-02", check=True).stdout
     for bad in ("2026-13", "October", "2026-1"):
