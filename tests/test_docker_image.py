@@ -149,7 +149,9 @@ def test_database_image_runs_pg_cron_jobs_for_bgjobs(client, db_image, password_
         assert password not in json.dumps(db_image.history())
         assert not any(e.startswith("POSTGRES_PASSWORD=") for e in wrapped.attrs["Config"]["Env"])
 
-        port = container._get_exposed_port(5432)
+        port = container.get_exposed_port(5432)
+        wrapped.reload()
+        assert {b["HostIp"] for b in wrapped.attrs["NetworkSettings"]["Ports"]["5432/tcp"]} == {"127.0.0.1"}
         dsn = f"postgresql://postgres:{password}@127.0.0.1:{port}/bgjobs"
         with psycopg.connect(dsn, autocommit=True) as conn:
             settings = dict(conn.execute(
