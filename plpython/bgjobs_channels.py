@@ -67,6 +67,8 @@ _RULE_LABELS = {
     "delivery_rate": "notification delivery rate",
     "rule_storm": "automation rule storm",
     "analytics_anomaly": "analytics anomaly",
+    "stuck_run": "run not finished",
+    "short_run": "suspiciously short run",
 }
 _HEARING_CHECKLIST = (
     "Review the case file, the pleadings and the last order",

@@ -108,6 +108,11 @@ SPEC: dict[str, Spec] = {
     "delivery_rate_info_pct": _pct(99, "24h notification delivery rate below which INFO is raised"),
     "rule_storm_per_hour": _int(10, 1, 1000000, "an automation rule triggered more often than this in an hour raises INFO"),
     "send_resolved": _bool(True, "send a resolved notice when an alert clears"),
+    # watching jobs bgjobs did not create
+    "watch_cron_jobs": _bool(True, "watch every pg_cron job of the cluster (failed, missed, stuck runs) unless opted out"),
+    "watch_cron_grace_minutes": _int(10, 0, 10080, "minutes a pg_cron job's run may be late before it counts as missed"),
+    "watch_timeout_minutes": _int(60, 1, 525600, "a watched run open this long, with too little history to judge, is stuck"),
+    "short_run_factor": _num(10, 1, 1000, "a watched run this many times shorter than its usual (median) is suspiciously short"),
     # retention
     "retention_days_jobs_log": _int(90, 0, 36500, "days of jobs_log kept (0 keeps them forever)"),
     "retention_days_audit_log": _int(90, 0, 36500, "days of audit_log kept (0 keeps them forever)"),

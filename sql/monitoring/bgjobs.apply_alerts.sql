@@ -9,6 +9,10 @@
 --  * stale_heartbeat follows the runbook exactly: its clock is job_heartbeats.last_alert_at
 --    (no alert within 6 hours of it, so `UPDATE job_heartbeats SET last_alert_at = now()`
 --    silences and `= NULL` forces an alert), and sending an alert sets it to as_of;
+--  * monitor-only jobs (bgjobs.watched_jobs) with a heartbeat row keep the runbook's
+--    emergency SQL: `UPDATE job_heartbeats SET last_alert_at = NULL` sends their firing
+--    alerts again at the next evaluation, `= now()` (later than their last alert) holds
+--    them back for the window from then; sending one sets last_alert_at to as_of;
 --  * a firing (subject, rule) of these rules that is not among the findings is resolved:
 --    one alert_resolved notice if any alert of the episode was sent (even during a
 --    silence: people were told it was bad; Alertmanager #226), none if the job was disabled.
@@ -48,12 +52,18 @@ BEGIN
            a.since AS old_since, a.count AS old_count, a.notified_severity AS old_notified_severity,
            a.last_notified_at AS old_notified_at, a.suppressed AS old_suppressed, a.episodes AS old_episodes,
            hb.last_alert_at,
+           wh.job_name IS NOT NULL AS watch_hb, wh.last_alert_at AS watch_alert_at,
+           CASE WHEN wh.job_name IS NOT NULL
+                THEN (SELECT max(a2.last_notified_at) FROM bgjobs.alert_state a2 WHERE a2.subject = f.subject)
+           END AS subject_notified_at,
            EXISTS (SELECT 1 FROM bgjobs.silences s
                     WHERE (s.job_name IS NULL OR s.job_name = f.subject)
                       AND s.starts_at <= p_as_of AND s.until > p_as_of) AS is_silenced
       FROM f
       LEFT JOIN bgjobs.alert_state a ON a.subject = f.subject AND a.rule = f.rule
       LEFT JOIN public.job_heartbeats hb ON f.rule = 'stale_heartbeat' AND hb.job_name = f.subject
+      LEFT JOIN public.job_heartbeats wh ON f.rule <> 'stale_heartbeat' AND wh.job_name = f.subject
+                                        AND EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = f.subject)
   ),
   e AS (
     SELECT d.*,
@@ -68,6 +78,9 @@ BEGIN
     SELECT e.*,
            (NOT e.is_silenced AND CASE
               WHEN e.rule = 'stale_heartbeat' THEN e.last_alert_at IS NULL OR p_as_of - e.last_alert_at >= v_window
+              WHEN e.watch_hb AND e.watch_alert_at IS NULL AND e.subject_notified_at IS NOT NULL THEN true
+              WHEN e.watch_hb AND e.watch_alert_at > coalesce(e.subject_notified_at, '-infinity')
+                THEN p_as_of - e.watch_alert_at >= v_window
               WHEN e.cur_count = 0 OR e.escalated THEN true
               ELSE p_as_of - e.old_notified_at >= v_window
             END) AS notify
@@ -99,7 +112,7 @@ BEGIN
     UPDATE public.job_heartbeats h
        SET last_alert_at = p_as_of
       FROM g
-     WHERE g.notify AND g.rule = 'stale_heartbeat' AND h.job_name = g.subject
+     WHERE g.notify AND (g.rule = 'stale_heartbeat' OR g.watch_hb) AND h.job_name = g.subject
     RETURNING 1
   ),
   q AS (

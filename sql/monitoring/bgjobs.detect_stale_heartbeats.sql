@@ -1,7 +1,7 @@
 -- bgjobs.detect_stale_heartbeats(as_of): the cron-healthcheck runbook's rule: a heartbeat
 -- whose last_run_at is older than 24 hours (the job's stale_after for registered jobs,
 -- heartbeat_stale_hours for heartbeats of other jobs) is stale.  Disabled jobs are not
--- judged.  The anti-spam (last_alert_at, 6 hours) is applied by bgjobs.apply_alerts.
+-- judged, nor monitor-only jobs (their missed check-ins are their own rule).  The anti-spam (last_alert_at, 6 hours) is applied by bgjobs.apply_alerts.
 CREATE OR REPLACE FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamptz)
 RETURNS TABLE (subject text, rule text, severity text, display_name text, summary text, details jsonb)
 LANGUAGE sql
@@ -25,6 +25,8 @@ SELECT h.job_name, 'stale_heartbeat', 'WARNING', h.job_name,
  ) s
  WHERE r.enabled IS DISTINCT FROM false
    AND h.last_run_at < p_as_of - s.stale_after
+   -- monitor-only jobs have their own missed check-in rule (bgjobs.detect_watch_issues)
+   AND NOT EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = h.job_name)
 $$;
 COMMENT ON FUNCTION bgjobs.detect_stale_heartbeats(timestamptz) IS
   'Stale heartbeats at as_of (runbook: last_run_at older than 24 hours).';

@@ -2,7 +2,8 @@
 -- 1. Cancels runs past their job's hard timeout (bgjobs.reap_stale_runs(true): the run is
 --    cancelled and its own handler records it failed) and reaps abandoned runs.  SECURITY
 --    DEFINER is not needed: the body runs inside bgjobs.execute_run, a definer function.
--- 2. Evaluates every per-job rule (missed_run, consecutive_failures, slow_run) and every
+-- 2. Evaluates every per-job rule (and, by bgjobs.detect_watch_issues, those of monitor-only
+--    jobs and pg_cron jobs bgjobs did not create) (missed_run, consecutive_failures, slow_run) and every
 --    system rule (no_jobs_24h, low_success_rate, delivery_rate, rule_storm,
 --    analytics_anomaly) at as_of, and feeds the findings to the alert state machine.
 -- Result: status 'critical' | 'warning' | 'ok' (the worst finding; INFO findings leave it
@@ -21,18 +22,22 @@ DECLARE
 BEGIN
   -- runs whose backend died are marked failed; runs past their hard timeout are cancelled
   v_reaped := bgjobs.reap_stale_runs(true);
+  -- pg_cron jobs first seen, the cron math cache of the watched schedules
+  PERFORM bgjobs.watch_refresh(p_as_of);
 
   SELECT coalesce(jsonb_agg(to_jsonb(f) ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], f.severity),
                             f.subject, f.rule), '[]'::jsonb)
     INTO v_findings
     FROM (SELECT * FROM bgjobs.detect_job_issues(p_as_of)
           UNION ALL
-          SELECT * FROM bgjobs.detect_system_issues(p_as_of)) f;
+          SELECT * FROM bgjobs.detect_system_issues(p_as_of)
+          UNION ALL
+          SELECT * FROM bgjobs.detect_watch_issues(p_as_of)) f;
 
   v_alerts := bgjobs.apply_alerts(
     p_as_of,
     ARRAY['missed_run', 'consecutive_failures', 'slow_run', 'no_jobs_24h', 'low_success_rate',
-          'delivery_rate', 'rule_storm', 'analytics_anomaly'],
+          'delivery_rate', 'rule_storm', 'analytics_anomaly', 'stuck_run', 'short_run'],
     v_findings);
 
   SELECT max(CASE x ->> 'severity' WHEN 'CRITICAL' THEN 2 WHEN 'WARNING' THEN 1 ELSE 0 END)

@@ -5,7 +5,8 @@
 -- health score = successes / completed runs x 100 over 7 days (the SLO window) with the
 -- operations guide's labels (Healthy >= 95, Degraded 80-94, Unhealthy < 80); the seeds'
 -- health status of the last run (CRITICAL failed, WARNING older than 25 h, OK success);
--- records updated over 24 hours; when the job is next expected to run.
+-- records updated over 24 hours; when the job is next expected to run.  Monitor-only jobs
+-- and watched pg_cron jobs follow (bgjobs.watch_stats).
 -- SECURITY DEFINER: bgjobs_viewer reads it (through views and job_metrics()) without rights
 -- on the bgjobs schema; it returns monitoring figures only.
 CREATE OR REPLACE FUNCTION bgjobs.job_stats(p_as_of timestamptz DEFAULT now())
@@ -76,6 +77,15 @@ SELECT r.job_name,
                AND coalesce(j.as_of, j.started_at) <= p_as_of
              ORDER BY coalesce(j.as_of, j.started_at) DESC
              LIMIT 100) y) d
+UNION ALL
+-- monitor-only jobs and watched pg_cron jobs (bgjobs.watch_stats)
+SELECT w.job_name, w.last_run_at, w.last_status, w.last_duration_seconds, w.last_records_updated, w.last_error,
+       w.health_status, w.runs_24h, w.successes_24h, w.failures_24h, w.success_rate_24h,
+       w.runs_7d, w.successes_7d, w.failures_7d, w.success_rate_7d,
+       w.runs_30d, w.successes_30d, w.failures_30d, w.success_rate_30d, w.records_updated_24h,
+       w.p50_duration_seconds, w.p95_duration_seconds, w.avg_duration_seconds, w.max_duration_seconds,
+       w.health_score, w.health_label, w.next_expected_run
+  FROM bgjobs.watch_stats(p_as_of) w
 $$;
 COMMENT ON FUNCTION bgjobs.job_stats(timestamptz) IS
   'Per-job success rates (24h/7d/30d), p50/p95 durations, health score and label, as of a moment.';

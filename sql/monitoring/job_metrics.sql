@@ -9,7 +9,7 @@
 --            successRate {24h, 7d, 30d}, runs {24h, 7d, 30d: {total, successful, failed}},
 --            duration {p50, p95, avg, max} (seconds, last 100 successful runs),
 --            recordsUpdatedPerDay [{date, total}] (7 days), alerts [firing alerts]}]}
--- job_name NULL: every registered job.
+-- job_name NULL: every registered job, monitor-only job and watched pg_cron job.
 -- SECURITY DEFINER: bgjobs_viewer reads it without rights on the bgjobs schema; it returns
 -- monitoring figures only (no settings, recipients or secrets).
 CREATE OR REPLACE FUNCTION public.job_metrics(as_of timestamptz DEFAULT now(), job_name text DEFAULT NULL)
@@ -35,8 +35,9 @@ rd AS (
 jobs AS (
   SELECT jsonb_agg(jsonb_build_object(
            'job', s.job_name,
-           'schedule', CASE WHEN r.tenant_local THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local' ELSE r.schedule END,
-           'enabled', r.enabled,
+           'schedule', CASE WHEN r.tenant_local THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
+                            ELSE coalesce(r.schedule, wt.schedule) END,
+           'enabled', coalesce(r.enabled, true),
            'healthStatus', s.health_status,
            'healthScore', s.health_score,
            'healthLabel', s.health_label,
@@ -61,7 +62,9 @@ jobs AS (
                                  FROM bgjobs.alert_state a
                                 WHERE a.subject = s.job_name AND a.state = 'firing'), '[]'::jsonb))
            ORDER BY s.job_name) AS list
-    FROM s JOIN bgjobs.job_registry r ON r.job_name = s.job_name
+    FROM s LEFT JOIN bgjobs.job_registry r ON r.job_name = s.job_name
+    -- monitor-only jobs and watched pg_cron jobs (bgjobs.watch_targets)
+    LEFT JOIN (SELECT w.subject, w.schedule FROM p, bgjobs.watch_targets(p.as_of, 0) w) wt ON wt.subject = s.job_name
 ),
 runs AS (
   SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS total,

@@ -1,4 +1,5 @@
--- job_status: one row per registered job, what `bgjobs status` shows.  state is Running
+-- job_status: one row per registered job, what `bgjobs status` shows; then one per
+-- monitor-only job and per watched pg_cron job (named 'pg_cron:' + its pg_cron name).  state is Running
 -- while a run holds the job's run lock (seen from any session, whether the run commits
 -- between steps or is one transaction), else the last run's outcome, else Pending.
 -- health_score = successes / runs x 100 over 7 days (the SLO window), labelled
@@ -69,7 +70,28 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
   SELECT max(s.until) AS until
     FROM bgjobs.silences s
-   WHERE (s.job_name IS NULL OR s.job_name = r.job_name) AND s.starts_at <= now() AND s.until > now()) sil ON true;
+   WHERE (s.job_name IS NULL OR s.job_name = r.job_name) AND s.starts_at <= now() AND s.until > now()) sil ON true
+UNION ALL
+-- monitor-only jobs (their name) and watched pg_cron jobs ('pg_cron:' + their pg_cron name):
+-- bgjobs.watch_stats, a definer function (latest 100 runs each)
+SELECT
+  w.job_name, w.pg_cron_job, w.schedule, NULL::time, true, w.active,
+  CASE WHEN w.running_since IS NOT NULL THEN 'Running'
+       WHEN w.last_status IS NULL THEN 'Pending'
+       ELSE initcap(w.last_status) END,
+  NULL::integer, w.last_run_at, w.last_status, w.last_duration, w.last_records_updated, w.last_error,
+  w.runs_7d, w.successes_7d, w.health_score, w.health_label, w.next_expected_run, w.success_rate_24h,
+  w.p95_duration_seconds, wal.alert_severity, coalesce(wal.alerts, '{}'), wsil.until
+FROM bgjobs.watch_stats(now()) w
+LEFT JOIN LATERAL (
+  SELECT (array_agg(a.severity ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], a.severity)))[1] AS alert_severity,
+         array_agg(a.rule ORDER BY a.rule) AS alerts
+    FROM bgjobs.alert_state a
+   WHERE a.subject = w.job_name AND a.state = 'firing') wal ON true
+LEFT JOIN LATERAL (
+  SELECT max(s.until) AS until
+    FROM bgjobs.silences s
+   WHERE (s.job_name IS NULL OR s.job_name = w.job_name) AND s.starts_at <= now() AND s.until > now()) wsil ON true;
 COMMENT ON VIEW public.job_status IS 'One row per registered job: schedule, active, state, last run, health score and label, next expected run.';
 REVOKE ALL ON public.job_status FROM PUBLIC;
 GRANT SELECT ON public.job_status TO bgjobs_admin, bgjobs_viewer;
