@@ -426,5 +426,11 @@ def demo(directory, port):
     dm.main(directory, port, report=click.echo)
 
 
+# `bgjobs jobs watch|unwatch`: monitor-only jobs and pg_cron jobs bgjobs watches
+from .watch_cli import install_commands as _install_watch_commands  # noqa: E402
+
+_install_watch_commands(main, dsn_option, one_line_errors)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

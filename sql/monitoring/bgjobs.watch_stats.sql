@@ -43,7 +43,10 @@ SELECT t.subject,
             WHEN 100.0 * w.ok_7d / w.runs_7d >= 80 THEN 'Degraded'
             ELSE 'Unhealthy' END,
        CASE WHEN t.schedule ~* '^\s*[0-9]+\s+seconds?\s*$' THEN NULL
-            WHEN c.schedule IS NOT NULL AND c.error IS NULL THEN bgjobs.cron_next(t.schedule, t.timezone, p_as_of)
+            -- a monitor-only job's schedule was checked by watch_job; a pg_cron job's once the
+            -- cache has it without an error (pg_cron accepts expressions the cron math does not)
+            WHEN t.kind = 'watch' OR (c.schedule IS NOT NULL AND c.error IS NULL)
+              THEN bgjobs.cron_next(t.schedule, t.timezone, p_as_of)
        END,
        t.kind, t.pg_cron_job, t.schedule, t.timezone, t.active,
        CASE WHEN t.statuses[1] = 'running' THEN t.starts[1] END,
