@@ -276,3 +276,201 @@ def test_cli_jobs_watch(db, sql):
     status = subprocess.run([sys.executable, "-m", "bgjobs", "jobs", "unwatch", "etl", "--dsn", db],
                             capture_output=True, text=True)
     assert status.returncode == 1 and status.stderr.strip() == "bgjobs: unwatch etl: no monitor-only job of that name"
+
+
+# ------------------------------------------------------------------ pg_cron jobs (bgjobs in pg_cron's database)
+
+@pytest.fixture(scope="module")
+def cron_install(pg_server, cron_conn):
+    """bgjobs installed (without its own schedules) into pg_cron's database, for the module."""
+    dsn = pg_server.dsn(pg_server.cron_db)
+    inst.install(dsn, Settings(), schedule=False, report=lambda s: None)
+    try:
+        yield dsn
+    finally:
+        inst.uninstall(dsn, report=lambda s: None)
+
+
+@pytest.fixture
+def cw(cron_install, cron_conn):
+    """sql() on pg_cron's database with bgjobs installed, plus schedule(name, expr, cmd,
+    database=None) -> jobid; the test's pg_cron jobs, their run rows, and the watch's
+    state are removed afterwards."""
+    made: list[int] = []
+    with psycopg.connect(cron_install, autocommit=True) as c:
+        def sql(query, *params):
+            cur = c.execute(query, params or None)
+            return cur.fetchall() if cur.description else []
+
+        def schedule(name, expr, command, database=None):
+            if database is None:
+                jobid = sql("SELECT cron.schedule(%s, %s, %s)", name, expr, command)[0][0]
+            else:
+                jobid = sql("SELECT cron.schedule_in_database(%s, %s, %s, %s)", name, expr, command, database)[0][0]
+            made.append(jobid)
+            return jobid
+
+        def add_run(jobid, status, start, seconds=2.0, message=None):
+            sql("INSERT INTO cron.job_run_details (jobid, job_pid, database, username, command, status, "
+                "return_message, start_time, end_time) "
+                "SELECT j.jobid, 0, j.database, j.username, j.command, %s, %s, %s::timestamptz, "
+                "%s::timestamptz + make_interval(secs => %s) FROM cron.job j WHERE j.jobid = %s",
+                status, message, start, start, seconds, jobid)
+
+        sql.schedule, sql.add_run = schedule, add_run
+        sql("SET bgjobs.allow_future_as_of = on")
+        sql("UPDATE bgjobs.job_registry SET enabled = false")
+        _setting(sql, "alert_email_to", "ops@example.com")
+        try:
+            yield sql
+        finally:
+            for jobid in made:
+                sql("SELECT cron.unschedule(%s::bigint) FROM cron.job WHERE jobid = %s", jobid, jobid)
+                sql("DELETE FROM cron.job_run_details WHERE jobid = %s", jobid)
+            for table in ("bgjobs.alert_state", "public.notifications", "bgjobs.cron_watch_optouts",
+                          "bgjobs.cron_watch_seen", "bgjobs.schedule_cache", "public.app_settings",
+                          "bgjobs.secrets", "public.jobs_log"):
+                sql(f"DELETE FROM {table}")
+
+
+def test_pg_cron_run_details_index_and_no_command_for_the_viewer(cw):
+    assert cw("SELECT to_regclass('cron.bgjobs_job_run_details_jobid_idx') IS NOT NULL")[0][0]
+    jobid = cw.schedule("watch-secret", "0 3 1 1 *", "SELECT 'sk_live_SECRET'")
+    cw.add_run(jobid, "failed", datetime.now().astimezone() - timedelta(minutes=1),
+               message="ERROR:  invalid input syntax for type integer: \"sk_live_SECRET\"\nDETAIL: more")
+    cw("SET ROLE bgjobs_viewer")
+    try:
+        [row] = cw("SELECT job_name, pg_cron_job, schedule, last_status, last_error FROM job_status "
+                   "WHERE job_name LIKE 'pg_cron:%'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            cw("SELECT * FROM bgjobs.cron_watch_jobs()")
+    finally:
+        cw("RESET ROLE")
+    assert row == ("pg_cron:watch-secret", "watch-secret", "0 3 1 1 *", "failed",
+                   'ERROR:  invalid input syntax for type integer: "…"')
+    assert "SECRET" not in json.dumps(cw("SELECT to_jsonb(s) FROM job_status s")[0][0])
+
+
+@pytest.mark.slow
+def test_failing_pg_cron_job_alerts_once_reminds_once_resolves_once(cw, httpserver):
+    """A real pg_cron job scheduled outside bgjobs that fails every minute: one Slack alert,
+    one reminder after the suppression window, one resolved notice once it succeeds."""
+    httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
+    cw("DELETE FROM app_settings WHERE key = 'alert_email_to'")
+    cw("SELECT set_secret('SLACK_WEBHOOK_URL', %s)", httpserver.url_for("/slack"))
+    _setting(cw, "consecutive_failures_critical", 1)
+    _setting(cw, "watch_cron_grace_minutes", 600)           # the replays ahead must not find it missed
+    jobid = cw.schedule("watch-fail", "* * * * *", "SELECT 1/0")
+
+    def wait_for(status, after_runid=0):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            row = cw("SELECT max(runid) FROM cron.job_run_details WHERE jobid = %s AND status = %s AND runid > %s",
+                     jobid, status, after_runid)[0][0]
+            if row:
+                return row
+            time.sleep(1)
+        pytest.fail(f"pg_cron did not record a {status} run of watch-fail within 90 s")
+
+    def slack():
+        bodies = [json.loads(req.get_data(as_text=True)) for req, _ in httpserver.log if req.path == "/slack"]
+        # the headline without its icon
+        return [b["text"].split(" ", 1)[1] for b in bodies if "pg_cron:watch-fail" in json.dumps(b)]
+
+    failed = wait_for("failed")
+    now = cw("SELECT now()")[0][0]
+    resp = _run(cw, "check-job-health")
+    [hit] = _issues(resp, "pg_cron:watch-fail")
+    assert (hit["rule"], hit["severity"]) == ("consecutive_failures", "CRITICAL")
+    assert "division by zero" in hit["summary"]
+    _run(cw, "check-job-health", now + timedelta(hours=1))      # within the window: nothing new
+    _run(cw, "deliver-notifications")
+    assert slack() == ["[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures"]
+    _run(cw, "check-job-health", now + timedelta(hours=7))      # past alert_suppression_hours (6)
+    _run(cw, "deliver-notifications")
+    assert slack()[1:] == ["[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures (repeat)"]
+    cw("SELECT cron.alter_job(%s, command := 'SELECT 1')", jobid)
+    wait_for("succeeded", failed)
+    _run(cw, "check-job-health", now + timedelta(hours=8))
+    _run(cw, "deliver-notifications")
+    _run(cw, "check-job-health", now + timedelta(hours=9))
+    _run(cw, "deliver-notifications")
+    assert slack() == ["[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures",
+                       "[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures (repeat)",
+                       "[RESOLVED] bgjobs: pg_cron:watch-fail — consecutive failures"]
+
+
+def test_pg_cron_runs_missing_from_the_schedule_alert(cw):
+    """The server was down across the 03:00 slot (pg_cron logs nothing for it): a run row
+    for the slot before, none for the last one.  Another database's job, named with it."""
+    expected = cw("SELECT bgjobs.cron_prev('0 3 * * *', 'UTC', now() - interval '10 minutes')")[0][0]
+    down = cw.schedule("watch-missed", "0 3 * * *", "SELECT 1", database="postgres")
+    ontime = cw.schedule("watch-ontime", "0 3 * * *", "SELECT 1", database="postgres")
+    cw.add_run(down, "succeeded", expected - timedelta(days=1))
+    cw.add_run(ontime, "succeeded", expected + timedelta(seconds=1))
+    resp = _run(cw, "check-job-health")
+    assert _issues(resp, "pg_cron:watch-ontime@postgres") == []
+    [hit] = _issues(resp, "pg_cron:watch-missed@postgres")
+    assert (hit["rule"], hit["severity"]) == ("missed_run", "CRITICAL")
+    assert hit["details"]["expected_at"] == expected.isoformat().replace("+00:00", "+00:00")
+    assert "has not run for 24." in hit["summary"] or "has not run for 2" in hit["summary"]
+    assert len(_alerts(cw, "pg_cron:watch-missed@postgres", "missed_run")) == 1
+    # made inactive: its runs stop; the finding says why
+    cw("SELECT cron.alter_job(%s, active := false)", ontime)
+    later = _run(cw, "check-job-health", expected + timedelta(days=1, minutes=11))
+    [inactive] = _issues(later, "pg_cron:watch-ontime@postgres")
+    assert inactive["rule"] == "missed_run" and inactive["summary"].endswith("the job is inactive in cron.job")
+    assert cw("SELECT active FROM job_status WHERE job_name = 'pg_cron:watch-ontime@postgres'") == [(False,)]
+
+
+def test_pg_cron_job_that_never_ran_is_missed_from_when_it_was_first_seen(cw):
+    cw.schedule("watch-never", "*/5 * * * *", "SELECT 1")
+    first = _run(cw, "check-job-health")
+    assert _issues(first, "pg_cron:watch-never") == []
+    seen = cw("SELECT first_seen_at FROM bgjobs.cron_watch_seen s JOIN cron.job j USING (jobid) "
+              "WHERE j.jobname = 'watch-never'")[0][0]
+    # the launcher is gone (or the job never fired): 5-minute slots pass with no run row
+    [hit] = _issues(_run(cw, "check-job-health", seen + timedelta(minutes=25)), "pg_cron:watch-never")
+    assert hit["rule"] == "missed_run" and "since it was first seen" in hit["summary"]
+
+
+def test_pg_cron_run_still_running_far_past_its_usual_duration(cw):
+    jobid = cw.schedule("watch-long", "0 * * * *", "SELECT 1")
+    now = cw("SELECT now()")[0][0]
+    for h in range(6, 0, -1):
+        cw.add_run(jobid, "succeeded", now - timedelta(hours=h), seconds=30)
+    cw("INSERT INTO cron.job_run_details (jobid, job_pid, database, username, command, status, start_time) "
+       "SELECT jobid, 0, database, username, command, 'running', %s FROM cron.job WHERE jobid = %s",
+       now - timedelta(minutes=10), jobid)
+    [hit] = _issues(_run(cw, "check-job-health"), "pg_cron:watch-long")
+    assert (hit["rule"], hit["severity"]) == ("stuck_run", "CRITICAL")
+    assert cw("SELECT state FROM job_status WHERE job_name = 'pg_cron:watch-long'") == [("Running",)]
+
+
+def test_opting_out_silences_exactly_that_pg_cron_job(cw):
+    now = cw("SELECT now()")[0][0]
+    for name in ("watch-a", "watch-b"):
+        jobid = cw.schedule(name, "0 3 1 1 *", "SELECT 1")
+        cw.add_run(jobid, "failed", now - timedelta(minutes=5), message="ERROR:  boom")
+    _run(cw, "check-job-health")
+    assert (len(_alerts(cw, "pg_cron:watch-a")), len(_alerts(cw, "pg_cron:watch-b"))) == (1, 1)
+    with pytest.raises(psycopg.Error, match='no pg_cron job named "watch-zzz"'):
+        cw("SELECT bgjobs.unwatch_cron_job('watch-zzz')")
+    assert cw("SELECT bgjobs.unwatch_cron_job('watch-a')")[0][0] == 1
+    resp = _run(cw, "check-job-health", now + timedelta(hours=7))
+    assert _issues(resp, "pg_cron:watch-a") == [] and len(_issues(resp, "pg_cron:watch-b")) == 1
+    assert (len(_alerts(cw, "pg_cron:watch-a")), len(_alerts(cw, "pg_cron:watch-b"))) == (1, 2)
+    assert _alerts(cw, "pg_cron:watch-a", template="alert_resolved") == []
+    assert [r[0] for r in cw("SELECT job_name FROM job_status WHERE job_name LIKE 'pg_cron:%' ORDER BY 1")] == \
+        ["pg_cron:watch-b"]
+    # its history is untouched
+    assert cw("SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
+              "WHERE j.jobname = 'watch-a'")[0][0] == 1
+    # watched again: a new episode alerts
+    assert cw("SELECT bgjobs.watch_cron_job('watch-a')")[0][0] == 1
+    _run(cw, "check-job-health", now + timedelta(hours=8))
+    assert len(_alerts(cw, "pg_cron:watch-a")) == 2
+    # the setting turns the whole pg_cron watch off
+    _setting(cw, "watch_cron_jobs", "false")
+    assert [i for i in _run(cw, "check-job-health", now + timedelta(hours=9))["results"]["issues"]
+            if i["job"].startswith("pg_cron:")] == []
