@@ -474,3 +474,11 @@ def test_opting_out_silences_exactly_that_pg_cron_job(cw):
     _setting(cw, "watch_cron_jobs", "false")
     assert [i for i in _run(cw, "check-job-health", now + timedelta(hours=9))["results"]["issues"]
             if i["job"].startswith("pg_cron:")] == []
+
+
+def test_doctor_says_what_is_watched(cw, cron_install):
+    cw.schedule("watch-doc", "0 3 1 1 *", "SELECT 1")
+    out = subprocess.run([sys.executable, "-m", "bgjobs", "doctor", "--dsn", cron_install],
+                         capture_output=True, text=True).stdout
+    [line] = [x for x in out.splitlines() if "watching" in x]
+    assert "0 monitor-only jobs, 1 pg_cron jobs (every user's)" in line and "no index" not in line, line

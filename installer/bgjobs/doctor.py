@@ -95,6 +95,8 @@ def run(dsn: str, report: Callable[[str], None] = print) -> bool:
             d.say(FAIL if bad else OK, "schedules", "; ".join(bad) + " (run bgjobs install)" if bad
                   else f"{sum(1 for r in rows if r[3])} jobs scheduled and active")
 
+        _check_watch(d, conn, db, cron_db)
+
         stuck = _one(conn, "SELECT count(*) FROM public.jobs_log j WHERE j.status = 'running' "
                            "AND bgjobs.lock_held(j.job_name, j.pid) IS NULL")
         d.say(WARN if stuck else OK, "abandoned runs", f"{stuck} running rows without a live backend (reaped on next run)"
@@ -115,3 +117,32 @@ def run(dsn: str, report: Callable[[str], None] = print) -> bool:
         d.say(WARN if backlog or dead else OK, "outbox",
               f"{backlog} overdue for delivery, {dead} dead in 24h" if backlog or dead else "nothing overdue, nothing dead")
     return not d.failed
+
+
+def _check_watch(d: "Doctor", conn, db: str, cron_db: str | None) -> None:
+    """Watching jobs bgjobs did not create: where pg_cron's jobs can be read, and by whom."""
+    if _one(conn, "SELECT to_regprocedure('bgjobs.cron_watch_jobs(timestamp with time zone,integer)')") is None:
+        return
+    watched = _one(conn, "SELECT count(*) FROM bgjobs.watched_jobs")
+    if cron_db and cron_db != db:
+        d.say(WARN, "watching", f"pg_cron lives in {cron_db}: only monitor-only jobs ({watched}) are watched here; "
+                                "install bgjobs there to watch every pg_cron job of the cluster")
+        return
+    if not cron_db:
+        return
+    if not _one(conn, "SELECT bgjobs.get_setting('watch_cron_jobs')::boolean"):
+        d.say(OK, "watching", f"{watched} monitor-only jobs; pg_cron jobs not watched (watch_cron_jobs is off)")
+        return
+    owner_super = _one(conn, "SELECT r.rolsuper FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner "
+                             "WHERE p.oid = 'bgjobs.cron_watch_jobs(timestamptz, integer)'::regprocedure")
+    try:
+        with conn.transaction():
+            n = _one(conn, "SELECT count(*) FROM bgjobs.cron_watch_jobs(now(), 0)")
+    except psycopg.Error:
+        n = None
+    index = _one(conn, "SELECT to_regclass('cron.bgjobs_job_run_details_jobid_idx')") is not None
+    what = (f"{watched} monitor-only jobs, {n if n is not None else 'an unknown number of'} pg_cron jobs"
+            + (" (every user's)" if owner_super else " (only the installing role's own: it is not a superuser)"))
+    if not index:
+        what += "; no index on cron.job_run_details (jobid, runid): see README 'Watching jobs bgjobs did not create'"
+    d.say(OK if owner_super and index else WARN, "watching", what)

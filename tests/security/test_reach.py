@@ -81,7 +81,10 @@ def test_viewer_reads_job_status_where_pg_cron_lives(as_role, cron_db_install):
         registered = su.execute("SELECT count(*) FROM bgjobs.job_registry").fetchone()[0]
     v = as_role("bgjobs_viewer")
     rows = v.execute("SELECT * FROM job_status").fetchall()
-    assert len(rows) == registered
+    # bgjobs' jobs, then the other application's pg_cron job, watched (issue 10): by its
+    # name, never its command
+    assert len(rows) == registered + 1
+    assert rows[-1][:2] == (f"pg_cron:{OTHER_APP_JOB}", OTHER_APP_JOB)
     assert "SECRET-XYZ" not in repr(rows)
 
 
