@@ -18,6 +18,7 @@ LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
+SET jit TO off
 AS $$
 BEGIN
   IF to_regclass('cron.job') IS NULL OR to_regclass('cron.job_run_details') IS NULL

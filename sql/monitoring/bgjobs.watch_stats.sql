@@ -21,6 +21,7 @@ LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
+SET jit TO off
 AS $$
 SELECT t.subject,
        last.eff, last.st, round(extract(epoch FROM last.e - last.s)::numeric, 3), 0, t.last_error,
@@ -45,6 +46,8 @@ SELECT t.subject,
        CASE WHEN t.schedule ~* '^\s*[0-9]+\s+seconds?\s*$' THEN NULL
             -- a monitor-only job's schedule was checked by watch_job; a pg_cron job's once the
             -- cache has it without an error (pg_cron accepts expressions the cron math does not)
+            -- the cached fires answer when they bracket as_of (a daily schedule: all day)
+            WHEN c.prev_fire <= p_as_of AND c.next_fire > p_as_of THEN c.next_fire
             WHEN t.kind = 'watch' OR (c.schedule IS NOT NULL AND c.error IS NULL)
               THEN bgjobs.cron_next(t.schedule, t.timezone, p_as_of)
        END,

@@ -16,6 +16,7 @@ RETURNS TABLE (subject text, kind text, pg_cron_job text, database text, schedul
 LANGUAGE sql
 STABLE
 SET search_path TO pg_catalog, pg_temp
+SET jit TO off
 AS $$
 SELECT w.job_name, 'watch', NULL::text, NULL::text, w.schedule, w.timezone, w.grace, true, w.registered_at,
        coalesce(r.starts, '{}'), coalesce(r.ends, '{}'), coalesce(r.statuses, '{}'), r.last_error, NULL::bigint
@@ -37,15 +38,17 @@ SELECT w.job_name, 'watch', NULL::text, NULL::text, w.schedule, w.timezone, w.gr
   ) r ON p_runs > 0
 UNION ALL
 SELECT c.name || CASE WHEN count(*) OVER (PARTITION BY c.name) > 1 THEN '#' || c.jobid ELSE '' END,
-       'pg_cron', c.jobname, c.database, c.schedule,
-       coalesce(nullif(current_setting('cron.timezone', true), ''), 'UTC'),
-       make_interval(mins => bgjobs.get_setting('watch_cron_grace_minutes')::integer),
+       'pg_cron', c.jobname, c.database, c.schedule, c.tz, c.grace,
        c.active, coalesce(s.first_seen_at, p_as_of),
        c.starts, c.ends, c.statuses, c.last_error, c.jobid
-  FROM (SELECT j.*, 'pg_cron:' || coalesce(j.jobname, '#' || j.jobid)
+  FROM (SELECT j.*, cfg.tz, cfg.grace,
+               'pg_cron:' || coalesce(j.jobname, '#' || j.jobid)
                  || CASE WHEN j.database <> current_database() THEN '@' || j.database ELSE '' END AS name
-          FROM bgjobs.cron_watch_jobs(p_as_of, p_runs) j
-         WHERE bgjobs.get_setting('watch_cron_jobs')::boolean
+          FROM (SELECT bgjobs.get_setting('watch_cron_jobs')::boolean AS enabled,
+                       coalesce(nullif(current_setting('cron.timezone', true), ''), 'UTC') AS tz,
+                       make_interval(mins => bgjobs.get_setting('watch_cron_grace_minutes')::integer) AS grace) cfg
+         CROSS JOIN LATERAL bgjobs.cron_watch_jobs(p_as_of, CASE WHEN cfg.enabled THEN p_runs ELSE 0 END) j
+         WHERE cfg.enabled
            AND NOT EXISTS (SELECT 1 FROM bgjobs.cron_watch_optouts o
                             WHERE o.jobid = j.jobid
                                OR (o.jobname = j.jobname AND (o.database IS NULL OR o.database = j.database)))) c
