@@ -329,7 +329,8 @@ def cw(cron_install, cron_conn):
                 sql("DELETE FROM cron.job_run_details WHERE jobid = %s", jobid)
             for table in ("bgjobs.alert_state", "public.notifications", "bgjobs.cron_watch_optouts",
                           "bgjobs.cron_watch_seen", "bgjobs.schedule_cache", "public.app_settings",
-                          "bgjobs.secrets", "public.jobs_log"):
+                          "bgjobs.secrets", "public.jobs_log", "bgjobs.watched_jobs", "bgjobs.watch_runs",
+                          "public.job_heartbeats"):
                 sql(f"DELETE FROM {table}")
 
 
@@ -476,8 +477,21 @@ def test_opting_out_silences_exactly_that_pg_cron_job(cw):
             if i["job"].startswith("pg_cron:")] == []
 
 
-def test_doctor_says_what_is_watched(cw, cron_install):
+def test_doctor_and_status_show_the_watched_jobs(cw, cron_install):
     cw.schedule("watch-doc", "0 3 1 1 *", "SELECT 1")
+    cw("SELECT bgjobs.watch_job('nightly-etl', '0 2 * * *')")
+    try:
+        status = subprocess.run([sys.executable, "-m", "bgjobs", "status", "--json", "--dsn", cron_install],
+                                capture_output=True, text=True)
+        table = subprocess.run([sys.executable, "-m", "bgjobs", "status", "--wide", "--dsn", cron_install],
+                               capture_output=True, text=True)
+    finally:
+        cw("SELECT bgjobs.unwatch_job('nightly-etl')")
+    assert status.returncode == 0 and table.returncode == 0, status.stderr + table.stderr
+    rows = {r["job_name"]: r for r in json.loads(status.stdout)}
+    assert rows["pg_cron:watch-doc"]["schedule"] == "0 3 1 1 *" and rows["pg_cron:watch-doc"]["active"] is True
+    assert rows["nightly-etl"]["schedule"] == "0 2 * * *"
+    assert "pg_cron:watch-doc" in table.stdout and "nightly-etl" in table.stdout
     out = subprocess.run([sys.executable, "-m", "bgjobs", "doctor", "--dsn", cron_install],
                          capture_output=True, text=True).stdout
     [line] = [x for x in out.splitlines() if "watching" in x]
