@@ -146,6 +146,15 @@ def doctor(dsn):
 
 @main.command()
 @dsn_option
+def check(dsn):
+    """Watchdog outside pg_cron: one line per problem; exit 0 ok, 1 warning, 2 critical."""
+    from . import check as ck
+
+    sys.exit(ck.run(resolve_dsn(dsn), report=click.echo))
+
+
+@main.command()
+@dsn_option
 @click.option("--json", "as_json", is_flag=True, help="JSON output")
 @one_line_errors
 def status(dsn, as_json):

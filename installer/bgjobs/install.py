@@ -628,6 +628,8 @@ def _drop_objects(conn) -> None:
                 conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
     conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_insert ON public.jobs_log")
     conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_update ON public.jobs_log")
+    conn.execute("DROP TRIGGER IF EXISTS jobs_log_success_insert ON public.jobs_log")
+    conn.execute("DROP TRIGGER IF EXISTS jobs_log_success_update ON public.jobs_log")
     # functions of ours in schema bgjobs (the tables there go with the migrations' rollback)
     for (sig,) in conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc p "
                                "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'bgjobs'").fetchall():

@@ -114,6 +114,8 @@ SPEC: dict[str, Spec] = {
     "retention_days_automation_logs": _int(180, 0, 36500, "days of automation_logs kept (0 keeps them forever)"),
     "retention_days_notifications": _int(90, 0, 36500, "days of sent/dead notifications kept (0 keeps them forever)"),
     "retention_days_cron_run_details": _int(30, 0, 36500, "days of cron.job_run_details kept (0 keeps them forever)"),
+    "retention_cron_all_users": _bool(False, "retention also deletes other roles' cron.job_run_details rows "
+                                             "(other applications' pg_cron history); off: only bgjobs_runner's"),
 }
 
 # key -> (default, description), for callers that only need those two.

@@ -11,6 +11,13 @@ and the in-database job never send the same row twice.
 
 The login role needs bgjobs_admin (EXECUTE on the claim/record/config functions, which
 read the secrets); nothing it prints or stores carries a secret.
+
+Watchdog: before each poll's delivery the worker runs bgjobs.watchdog_alert(), the check of
+`bgjobs check` seen from outside pg_cron.  When pg_cron's launcher is gone or bgjobs' own
+ticks are stale it raises ONE alert (rule scheduler_down on subject 'scheduler', through
+the alert state machine: reminders after alert_suppression_hours, one resolved notice
+when the ticks are back), and delivers it in the same poll: the in-database deliverer is
+a pg_cron job, so it is down too.
 """
 
 from __future__ import annotations
@@ -83,6 +90,28 @@ def deliver_batch(conn: psycopg.Connection, deliverer: str, as_of=None, batch_si
         return len(rows), counts
 
 
+def watchdog(conn: psycopg.Connection, state: dict, report: Report | None = None) -> dict | None:
+    """One watchdog pass (bgjobs.watchdog_alert at the server's now()); reports the
+    scheduler's problems when they change.  None when the database has no watchdog or the
+    role may not run it (said once)."""
+    if state.get("unavailable"):
+        return None
+    try:
+        if conn.execute("SELECT to_regprocedure('bgjobs.watchdog_alert(timestamptz)')").fetchone()[0] is None:
+            raise psycopg.errors.UndefinedFunction("bgjobs.watchdog_alert(timestamptz) is not installed")
+        counts = conn.execute("SELECT bgjobs.watchdog_alert(now())").fetchone()[0]
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege) as exc:
+        state["unavailable"] = True
+        if report:
+            report(f"worker: scheduler watchdog off: {first_line(exc)}")
+        return None
+    problems = counts.get("problems") or []
+    if report and problems != state.get("problems", []):
+        report("worker: scheduler: " + ("; ".join(problems) if problems else "ok again"))
+    state["problems"] = problems
+    return counts
+
+
 def drain(conn: psycopg.Connection, deliverer: str, as_of=None, batch_size: int | None = None,
           report: Report | None = None, stop: Callable[[], bool] = lambda: False) -> Totals:
     """Batches until nothing is due (or a batch could not finish everything it claimed:
@@ -121,6 +150,7 @@ def main(dsn: str, once: bool = False, interval: float = 5.0, report: Report = p
                 pass
     grand = Totals()
     conn = None
+    dog: dict = {}
     try:
         while True:
             try:
@@ -130,6 +160,7 @@ def main(dsn: str, once: bool = False, interval: float = 5.0, report: Report = p
                     _check_installed(conn)
                     if not once:
                         report(f"bgjobs worker {deliverer}: delivering from {conn.info.dbname} every {interval:g}s")
+                watchdog(conn, dog, report)
                 totals = drain(conn, deliverer, batch_size=batch_size, report=None if once else report,
                                stop=lambda: stopping["flag"])
                 grand.batches += totals.batches
