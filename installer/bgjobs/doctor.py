@@ -105,7 +105,7 @@ def _cron_mode(d: Doctor, conn, here: bool) -> None:
 
 def _cron_runs(d: Doctor, conn) -> None:
     """bgjobs' pg_cron runs that failed before reaching bgjobs (connection, authentication):
-    the latest run of each of bgjobs_runner's jobs in this database, over a day."""
+    the latest finished run of each of bgjobs_runner's jobs in this database."""
     if not _one(conn, "SELECT has_table_privilege('cron.job_run_details', 'SELECT') "
                       "AND has_table_privilege('cron.job', 'SELECT')"):
         d.say(WARN, "pg_cron runs", "cannot read cron.job_run_details")
@@ -115,12 +115,13 @@ def _cron_runs(d: Doctor, conn) -> None:
         d.say(WARN, "pg_cron runs", "cannot see bgjobs_runner's runs (pg_cron's row security shows each role its "
               "own): run bgjobs doctor as a superuser to check them")
         return
+    # latest finished run of each job by runid: a run that never connected has no start_time
     rows = conn.execute(
         "SELECT DISTINCT ON (j.jobname) j.jobname, d.status, d.return_message "
         "FROM cron.job_run_details d JOIN cron.job j ON j.jobid = d.jobid "
         "WHERE j.username = 'bgjobs_runner' AND j.database = current_database() "
-        "AND d.start_time > now() - interval '1 day' AND d.status IN ('succeeded', 'failed') "
-        "ORDER BY j.jobname, d.start_time DESC").fetchall()
+        "AND d.status IN ('succeeded', 'failed') "
+        "ORDER BY j.jobname, d.runid DESC").fetchall()
     bad = [(name, msg) for name, status, msg in rows
            if status == "failed" and any(f in (msg or "").lower() for f in CONNECT_FAILURES)]
     if bad:
@@ -129,10 +130,10 @@ def _cron_runs(d: Doctor, conn) -> None:
               f"({', '.join(n for n, _ in bad)}: {'; '.join(msgs)}); {CRON_AUTH_FIX}")
     elif rows:
         failed = sum(1 for _, status, _ in rows if status == "failed")
-        d.say(OK, "pg_cron runs", f"{len(rows)} jobs ran in the last day; {failed} last failed inside bgjobs"
-              if failed else f"{len(rows)} jobs ran in the last day, none failed to start")
+        d.say(OK, "pg_cron runs", f"{len(rows)} jobs have run; the last run of {failed} failed inside bgjobs"
+              if failed else f"{len(rows)} jobs have run, none failed to start")
     else:
-        d.say(OK, "pg_cron runs", "no run of bgjobs' jobs recorded in the last day")
+        d.say(OK, "pg_cron runs", "no run of bgjobs' jobs recorded yet")
 
 
 def run(dsn: str, report: Callable[[str], None] = print) -> bool:
