@@ -28,4 +28,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.apply_run_alert(text, timestamptz) IS
   'Applies the alert state of one job''s failure streak at once (called by the jobs_log triggers).';
 REVOKE ALL ON FUNCTION bgjobs.apply_run_alert(text, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.apply_run_alert(text, timestamptz) TO bgjobs_runner;
+-- no grant: only the jobs_log triggers (definer functions) call it
