@@ -64,7 +64,7 @@ def test_job_alert_subject_text_and_slack():
     assert message["slack"]["text"] == "🚨 [CRITICAL] bgjobs: send-hearing-reminders — missed run"
     section = message["slack"]["blocks"][0]["text"]["text"]
     assert "*Summary:* No run since 08:00 IST" in section
-    assert "*expected_at:* 2026-03-09T02:30:00Z" in section
+    assert "*expected_at:* 2026-03-09T02:30:00Z" in section   # snake_case stays as it is
 
 
 @pytest.mark.parametrize("rule,label", [
@@ -432,11 +432,13 @@ def test_errors_never_leak_secrets(httpserver, closed_port, status):
         for secret in ("T0SECRET", "B0SECRET", "hunter2", "qs-secret-value", "pa55word",
                        SECRET_KEY, "SuperSecret"):
             assert secret not in outcome.error, outcome.error
-    origin = f"http://{httpserver.host}:{httpserver.port}/…"
-    assert outcomes[0].error.startswith(f"slack: HTTP {status} from {origin}: bad request to")
-    assert outcomes[2].error == f"slack: connection refused (http://127.0.0.1:{closed_port}/…)"
-    assert outcomes[3].error.startswith(f"resend: HTTP {status} from {origin}")
-    assert "Bearer ***" in outcomes[3].error
+    # scheme://host:port and the status with its standard reason: nothing the receiver echoed
+    origin = f"http://{httpserver.host}:{httpserver.port}"
+    reason = {500: "Internal Server Error", 404: "Not Found"}[status]
+    assert outcomes[0].error == f"slack: HTTP {status} {reason} from {origin}"
+    assert outcomes[1].error == f"webhook: HTTP {status} {reason} from {origin}"
+    assert outcomes[2].error == f"slack: connection refused (http://127.0.0.1:{closed_port})"
+    assert outcomes[3].error == f"resend: HTTP {status} {reason} from {origin}"
     with Sender({"webhook_url": f"https://user:pa55word@bad host{SECRET_PATH}"}) as sender:
         odd = sender.send("webhook", "", render("x", {}))
     assert not odd.ok and "pa55word" not in odd.error and "hunter2" not in odd.error
