@@ -50,7 +50,8 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "notification_max_attempts": ("8", "attempts before a notification is dead"),
     "notification_backoff_base_seconds": ("30", "first retry delay; doubles per attempt"),
     "notification_backoff_cap_seconds": ("3600", "largest retry delay"),
-    "delivery_timeout_seconds": ("10", "per-send network timeout (at most 10)"),
+    "delivery_timeout_seconds": ("10", "total deadline of one send: connect, request and answer (at most 10)"),
+    "delivery_run_budget_seconds": ("40", "a delivery run stops starting sends after this long (1 to 50: under a tick)"),
     # business rules
     "sla_hours_critical": ("4", "SLA: hours after due date for Critical tasks"),
     "sla_hours_high": ("24", "SLA: hours after due date for High tasks"),

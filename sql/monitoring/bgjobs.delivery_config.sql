@@ -30,6 +30,7 @@ AS $$
     'resend_from', coalesce(bgjobs.get_secret('RESEND_FROM'), bgjobs.get_setting('alert_email_from')),
     'resend_base_url', bgjobs.get_setting('resend_base_url', 'https://api.resend.com'),
     'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds', '10')::numeric, 10), 10),
+    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds', '40'),
     'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size', '100')::integer, 100), 1),
     'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts', '8')::integer, 8), 1),
     'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds', '30')::integer, 30),
