@@ -134,7 +134,8 @@ def check_interval(interval) -> float:
     except (TypeError, ValueError):
         value = math.nan
     if not (math.isfinite(value) and 0 < value <= 86400):
-        raise BgjobsError(f"worker: --interval must be a number of seconds above 0 and at most 86400 (got {interval})")
+        shown = f"{interval:g}" if isinstance(interval, (int, float)) else repr(interval)
+        raise BgjobsError(f"worker: --interval must be a number of seconds above 0 and at most 86400 (got {shown})")
     return value
 
 
