@@ -793,6 +793,7 @@ class Sender:
         self._clock = clock
         self._deadline = _Deadline(self.timeout, tick, clock)
         self._smtp = None
+        self._ssl_context = None
         self._secrets = set()
         self._recipients = ()
         for key in _SECRET_KEYS:
@@ -938,7 +939,9 @@ class Sender:
     def _tls(self, sock, server_hostname):
         """TLS over a connected socket, the handshake in deadline-bounded steps."""
         deadline = self._deadline
-        wrapped = ssl.create_default_context().wrap_socket(
+        if self._ssl_context is None:        # loading the CA store costs milliseconds: once
+            self._ssl_context = ssl.create_default_context()
+        wrapped = self._ssl_context.wrap_socket(
             sock, server_hostname=server_hostname, do_handshake_on_connect=False)
         while True:
             wrapped.settimeout(deadline.slice())

@@ -1,14 +1,14 @@
--- bgjobs.record_deliveries(results, started, deliverer): records one batch's outcomes, in
--- the transaction that claimed the rows.  results is a jsonb array of
+-- bgjobs.record_deliveries(results, as_of, deliverer): records one batch's outcomes, in the
+-- transaction that claimed the rows.  results is a jsonb array of
 -- {tenant_id, id, status, error, retry_in, at} as bgjobs_delivery.deliver() returns them;
--- `at` is the end of that row's send in seconds after `started` (the run's start), so a
--- backoff counts from the send, not from the run's start:
+-- as_of is the run's start and `at` the end of that row's send in seconds after it, so a
+-- backoff counts from the send, not from the run's start (`at` is capped at an hour):
 --   sent      -> status sent, sent_at, attempts + 1
---   failed    -> status failed, attempts + 1, next_attempt_at = started + at + retry_in
+--   failed    -> status failed, attempts + 1, next_attempt_at = as_of + at + retry_in
 --                (capped exponential backoff; the caller turns the last attempt into dead)
 --   dead      -> status dead, attempts + 1 (permanent failure or attempts exhausted)
 --   deferred  -> not attempted (its destination failed earlier in the run):
---                next_attempt_at = started + at + retry_in, attempts unchanged
+--                next_attempt_at = as_of + at + retry_in, attempts unchanged
 -- last_error holds the sender's redacted message (never a URL path, key or password).
 -- Returns {sent, failed, dead, deferred}.
 -- SECURITY DEFINER: as for bgjobs.claim_notifications.

@@ -798,3 +798,60 @@ def test_smtp_errors_never_name_the_recipient(smtp_server):
         outcome = sender.send("email", "Gone Person <gone@firm.test>", render("x", {}))
     assert outcome.permanent and outcome.status == 550
     assert outcome.error == "email: recipient refused: 550 5.1.1 <<recipient>>: No such user"
+
+
+# ------------------------------------------------------------- TLS
+
+@pytest.fixture
+def https_receiver(tmp_path):
+    """An HTTPS receiver on 127.0.0.1 with a fresh self-signed certificate (openssl CLI)."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append((self.path, dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/hook?token=SECRET-Q", cert, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_with_a_certificate_nobody_trusts_is_permanent(https_receiver):
+    url, _, seen = https_receiver
+    with Sender({"webhook_url": url}) as sender:
+        outcome = sender.send("webhook", "", render("x", {}))
+    assert (outcome.ok, outcome.permanent) == (False, True)
+    assert outcome.error == f"webhook: TLS certificate verification failed ({url.split('/hook')[0]})"
+    assert seen == []
+
+
+def test_https_to_a_trusted_receiver(https_receiver, monkeypatch):
+    url, cert, seen = https_receiver
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))       # trust it, as a CA bundle would
+    with Sender({"webhook_url": url}) as sender:
+        outcomes = [sender.send("webhook", "", render("x", {"i": i}), idempotency_key=f"k{i}")
+                    for i in range(2)]
+    assert [o.ok for o in outcomes] == [True, True]
+    assert [(path, headers["Idempotency-Key"]) for path, headers, _ in seen] == \
+        [("/hook?token=SECRET-Q", "k0"), ("/hook?token=SECRET-Q", "k1")]
