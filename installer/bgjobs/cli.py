@@ -162,6 +162,12 @@ def status(dsn, as_json, wide):
         click.echo(output.dumps(rows))
     else:
         click.echo(st.render(rows, width=output.width_for(), wide=wide, color=output.use_color()))
+        from . import maintenance
+        from .db import connect
+        with connect(resolve_dsn(dsn), autocommit=True) as conn:
+            line = maintenance.active_line(conn)
+        if line:
+            click.echo(line)
 
 
 @main.command()
@@ -425,6 +431,14 @@ def demo(directory, port):
 
     dm.main(directory, port, report=click.echo)
 
+
+def _register_groups() -> None:
+    from . import maintenance
+
+    maintenance.register(main, one_line_errors)
+
+
+_register_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

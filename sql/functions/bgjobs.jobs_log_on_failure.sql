@@ -21,7 +21,8 @@ BEGIN
   PERFORM pg_notify('job_failure', v_payload::text);
   IF NOT EXISTS (SELECT 1 FROM bgjobs.silences s
                   WHERE (s.job_name IS NULL OR s.job_name = NEW.job_name)
-                    AND s.starts_at <= now() AND s.until > now()) THEN
+                    AND s.starts_at <= now() AND s.until > now())
+     AND bgjobs.maintenance_until(NEW.job_name, now()) IS NULL THEN
     PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
   END IF;
   RETURN NULL;
