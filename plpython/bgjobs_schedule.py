@@ -2,7 +2,7 @@
 
 Plain values in, plain values out, so the same module serves PL/Python (where the
 installer embeds it) and the ``bgjobs`` command line. Needs only the standard library
-and croniter (Debian's python3-croniter 1.3 is enough).
+(Python 3.9's zoneinfo), so the answers never depend on the server's third-party packages.
 
 Cron grammar is pg_cron 1.4's (Vixie cron): five fields, numbers, ``*``, ranges,
 ``/step`` on a range or ``*``, lists, month and weekday names, weekday 0-7, and the
@@ -16,19 +16,25 @@ Time zones and daylight saving, as Vixie cron documents and a DBA expects:
     one whose local time occurs twice (fall back) fires once, at the first occurrence;
   * a wildcard job (minute or hour field starts with ``*``, @hourly) follows the clock:
     skipped local times are skipped, repeated local times fire again.
-croniter only ever sees naive wall-clock times; its own zone handling differs between
-1.3 and later versions (both were wrong on some of these days) and is not used.
+The evaluator is this module's own, computed from the fields' value sets (matching days
+of each month, then the sorted times of day), never by stepping minute by minute. It
+replaced croniter, whose answers changed between versions (Debian's 1.3 gave wrong ones:
+'0 0 */10 * *' after Feb 22 -> Mar 11, no previous fire for '15 22 29 2 *').
+Parsed expressions are cached, so a session evaluating the same schedules parses once.
 
 All returned datetimes are timezone-aware UTC. Inputs may be aware datetimes or ISO 8601
 strings (PostgreSQL's text form '2026-03-08 07:00:00+00' included); naive means UTC.
+``fire_epoch`` takes and returns epoch seconds: the SQL functions pass timestamps that
+way, so no session setting (DateStyle, TimeZone) can change what the module reads.
 """
 
+import bisect
 import datetime as _dt
+import decimal
+import functools
 import heapq
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
-from croniter import CroniterBadDateError, croniter
 
 __all__ = [
     "validate_cron",
@@ -41,6 +47,7 @@ __all__ = [
     "next_fire",
     "max_gap",
     "is_missed",
+    "fire_epoch",
 ]
 
 UTC = _dt.timezone.utc
@@ -74,10 +81,10 @@ _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb 29 exis
 # --------------------------------------------------------------------------- parsing
 
 class _Cron:
-    """A parsed expression: value sets, Vixie flags and a croniter-safe form."""
+    """A parsed expression: value sets, Vixie flags, and the sorted forms the evaluator walks."""
 
     __slots__ = ("source", "minutes", "hours", "doms", "months", "dows",
-                 "wildcard", "and_days", "day_or", "every_day", "croniter_expr")
+                 "wildcard", "and_days", "every_day", "times", "dom_list", "all_dows")
 
 
 def _number(text, names, field):
@@ -117,10 +124,6 @@ def _parse_field(text, field, low, high, names):
     return values
 
 
-def _list(values, low, high):
-    return "*" if values == set(range(low, high + 1)) else ",".join(map(str, sorted(values)))
-
-
 def _parse(expr):
     """Parse a pg_cron 1.4 expression into a _Cron; ValueError with a reason if invalid."""
     if not isinstance(expr, str) or not expr.strip():
@@ -149,32 +152,29 @@ def _parse(expr):
     dow_full = cron.dows == set(range(7))
     month_full = cron.months == set(range(1, 13))
     # Vixie: AND when either day field starts with '*', else OR.
-    cron.and_days = and_days = fields[2].startswith("*") or fields[4].startswith("*")
-    if and_days:
+    cron.and_days = fields[2].startswith("*") or fields[4].startswith("*")
+    if cron.and_days:
         if not any(d <= _DAYS_IN_MONTH[m - 1] for m in cron.months for d in cron.doms):
             raise ValueError("day-of-month and month never coincide, so it never fires")
+        # Every (month, day) pair that exists falls on each weekday somewhere in the
+        # 400-year Gregorian cycle (Feb 29 included), so this fires within decades.
         every_day = dom_full and dow_full
-        dom_f, dow_f, cron.day_or = _list(cron.doms, 1, 31), _list(cron.dows, 0, 6), False
     else:
         every_day = dom_full or dow_full
-        if every_day:
-            dom_f, dow_f, cron.day_or = "*", "*", False
-        else:
-            dom_f, dow_f, cron.day_or = _list(cron.doms, 1, 31), _list(cron.dows, 0, 6), True
     cron.every_day = every_day and month_full
-    cron.croniter_expr = " ".join((_list(cron.minutes, 0, 59), _list(cron.hours, 0, 23),
-                                   dom_f, _list(cron.months, 1, 12), dow_f))
-    try:
-        croniter(cron.croniter_expr, _dt.datetime(2000, 1, 1), day_or=cron.day_or)
-    except Exception as exc:  # croniter's error classes differ between versions
-        raise ValueError(f"croniter cannot evaluate it: {exc}") from None
+    cron.times = tuple(sorted(h * 60 + m for h in cron.hours for m in cron.minutes))
+    cron.dom_list = tuple(sorted(cron.doms))
+    cron.all_dows = dow_full
     return cron
 
 
+_parse_cached = functools.lru_cache(maxsize=1024)(_parse)
+
+
 def _parse_or_raise(expr):
-    """_parse, with the expression named in the error."""
+    """_parse (cached), with the expression named in the error."""
     try:
-        return _parse(expr)
+        return _parse_cached(expr) if isinstance(expr, str) else _parse(expr)
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
 
@@ -282,7 +282,16 @@ def parse_interval(value):
 def _spread(zone, wall):
     """How far UTC offsets vary within two days of local time ``wall`` (0 almost always):
     the most by which nearby fires can come out of order after a DST change."""
-    offsets = [(wall + k * _DAY).replace(tzinfo=zone).utcoffset() for k in (-2, -1, 0, 1, 2)]
+    return _day_spread(zone, wall.date())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_spread(zone, day):
+    """_spread for any time of local date ``day``: offsets sampled at the local midnights
+    from three days before to three days after (a span that holds two days either side of
+    any time of that day), cached per zone and date."""
+    midnight = _dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+    offsets = [(midnight + k * _DAY).utcoffset() for k in (-3, -2, -1, 0, 1, 2, 3)]
     return max(offsets) - min(offsets)
 
 
@@ -311,35 +320,88 @@ def _instants(cron, zone, wall):
     return [instant]
 
 
+def _month_days(cron, year, month):
+    """Days of a month on which the expression fires, ascending (Vixie's day rule)."""
+    last = _DAYS_IN_MONTH[month - 1]
+    if month == 2 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+        last = 28
+    if cron.and_days and cron.all_dows:
+        return [d for d in cron.dom_list if d <= last]
+    shift = _dt.date(year, month, 1).isoweekday() - 1   # day d's weekday (0 = Sunday): (shift + d) % 7
+    dows, doms = cron.dows, cron.doms
+    if cron.and_days:
+        return [d for d in cron.dom_list if d <= last and (shift + d) % 7 in dows]
+    return [d for d in range(1, last + 1) if d in doms or (shift + d) % 7 in dows]
+
+
+def _walls(cron, start, forward):
+    """Naive local fire times strictly after (``forward``) or strictly before ``start``, in
+    order: matching days month by month, then the sorted times of day. Ends at the limits
+    of datetime (years 1 and 9999)."""
+    times = cron.times
+    base = start.replace(second=0, microsecond=0)
+    minute = base.hour * 60 + base.minute
+    year, month, first_day = base.year, base.month, base.day
+    if forward:
+        first_time = bisect.bisect_right(times, minute)              # after start's minute
+        while year <= 9999:
+            if month in cron.months:
+                for day in _month_days(cron, year, month):
+                    if day < first_day:
+                        continue
+                    for k in range(first_time if day == first_day else 0, len(times)):
+                        yield _dt.datetime(year, month, day, times[k] // 60, times[k] % 60)
+            first_day = 0
+            month += 1
+            if month == 13:
+                year, month = year + 1, 1
+    else:
+        # before start: start's own minute counts when start is past it (10:14:30 -> 10:14)
+        last_time = bisect.bisect_left(times, minute + (base != start))
+        while year >= 1:
+            if month in cron.months:
+                for day in reversed(_month_days(cron, year, month)):
+                    if first_day and day > first_day:
+                        continue
+                    for k in range((last_time if day == first_day else len(times)) - 1, -1, -1):
+                        yield _dt.datetime(year, month, day, times[k] // 60, times[k] % 60)
+            first_day = 0
+            month -= 1
+            if month == 0:
+                year, month = year - 1, 12
+
+
 def _fires(cron, zone, origin, forward):
     """Fire instants strictly after ``origin`` (forward) or at/before it, in order."""
-    wall = origin.astimezone(zone).replace(tzinfo=None).replace(second=0, microsecond=0)
-    margin = _MINUTE + _spread(zone, wall)   # croniter steps strictly past its start
-    start = wall - margin if forward else wall + margin
-    it = croniter(cron.croniter_expr, start, day_or=cron.day_or)
-    advance = it.get_next if forward else it.get_prev
+    try:
+        wall = origin.astimezone(zone).replace(tzinfo=None).replace(second=0, microsecond=0)
+        margin = _MINUTE + _spread(zone, wall)
+        start = wall - margin if forward else wall + margin
+    except OverflowError:   # within two days of datetime's limits: nothing to find
+        return
     sign = 1 if forward else -1
     pending = []   # heap of (sign * posix seconds, naive source, spread, instant)
-    spreads = {}   # local date -> spread, so the zone is sampled once a day
     last = None
-    while True:
-        try:
-            naive = advance(_dt.datetime)
-        except CroniterBadDateError:  # croniter gives up after decades without a match
-            return
-        for instant in _instants(cron, zone, naive):
-            if (instant > origin) if forward else (instant <= origin):
-                day = naive.date()
-                if day not in spreads:
-                    spreads[day] = _spread(zone, naive)
-                heapq.heappush(pending, (sign * instant.timestamp(), naive, spreads[day], instant))
-        # The earliest pending instant is final once the naive clock has moved past its
-        # source by more than the local offset spread: later fires cannot precede it.
-        while pending and sign * (naive - pending[0][1]) >= pending[0][2]:
-            instant = heapq.heappop(pending)[3]
-            if instant != last:
-                last = instant
-                yield instant
+    try:
+        for naive in _walls(cron, start, forward):
+            for instant in _instants(cron, zone, naive):
+                if (instant > origin) if forward else (instant <= origin):
+                    heapq.heappush(pending, (sign * instant.timestamp(), naive,
+                                             _day_spread(zone, naive.date()), instant))
+            # The earliest pending instant is final once the naive clock has moved past its
+            # source by more than the local offset spread: later fires cannot precede it.
+            while pending and sign * (naive - pending[0][1]) >= pending[0][2]:
+                instant = heapq.heappop(pending)[3]
+                if instant != last:
+                    last = instant
+                    yield instant
+    except OverflowError:   # ran into datetime's limits
+        pass
+    while pending:
+        instant = heapq.heappop(pending)[3]
+        if instant != last:
+            last = instant
+            yield instant
 
 
 def iter_fires(expr, tz, after):
@@ -356,6 +418,45 @@ def prev_fire(expr, tz, at):
     """Latest fire instant (UTC) at or before ``at``; None if none is found."""
     cron = _parse_or_raise(expr)
     return next(_fires(cron, get_zone(tz), parse_timestamp(at), False), None)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = _dt.timedelta(seconds=1)
+
+
+def _from_epoch(value):
+    """Aware UTC datetime from epoch seconds (int, float, Decimal or numeric text); None for
+    None, NaN, +-infinity and instants outside datetime's range."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        seconds = decimal.Decimal(value) if not isinstance(value, float) else decimal.Decimal(repr(value))
+    except (decimal.InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"not epoch seconds: {value!r}") from None
+    if not seconds.is_finite():
+        return None
+    whole = seconds.to_integral_value(rounding=decimal.ROUND_FLOOR)
+    micro = int((seconds - whole) * 1000000)
+    try:
+        return _EPOCH + _dt.timedelta(seconds=int(whole), microseconds=micro)
+    except OverflowError:
+        return None
+
+
+def fire_epoch(expr, tz, at, forward=True):
+    """``next_fire`` (forward) or ``prev_fire`` with epoch seconds in and out: the form the
+    SQL functions use (``extract(epoch ...)`` in, ``to_timestamp()`` out), so no session
+    setting can change what is read. ``at`` None, NaN or infinite, or no fire within
+    datetime's range: None (NULL). An invalid expression or zone raises ValueError."""
+    if expr is None:
+        return None
+    cron = _parse_or_raise(expr)
+    zone = get_zone(tz)
+    origin = _from_epoch(at)
+    if origin is None:
+        return None
+    fire = next(_fires(cron, zone, origin, bool(forward)), None)
+    return None if fire is None else (fire - _EPOCH) / _SECOND
 
 
 def _transitions(zone, start, end):
@@ -395,10 +496,17 @@ def max_gap(expr, tz, start=None):
     if cron.every_day and len(times) == 1440:
         return _MINUTE  # every minute, whatever the clock does
     day = start.astimezone(zone).date()
-    horizon = day + MAX_GAP_HORIZON
+    last_day = _dt.date.max - _DAY
+    horizon = min(day, last_day - MAX_GAP_HORIZON) + MAX_GAP_HORIZON
+    before = next(_fires(cron, zone, start, False), None)   # the gap start falls in counts
+    if before is not None:
+        day = min(day, before.astimezone(zone).date())
+    # within one Gregorian cycle (400 years) every expression fires twice: a Feb 29 that
+    # is a given weekday recurs after up to 40 years
+    limit = min(day, last_day - 400 * 366 * _DAY) + 400 * 366 * _DAY
     matched = 0
     previous = None
-    while day <= horizon + _dt.timedelta(days=366 * 30):  # enough for Feb 29 jobs
+    while day <= limit:
         if _day_matches(cron, day):
             if previous is not None:
                 gaps.append((day - previous).days * 1440 + times[0] - times[-1])

@@ -19,7 +19,7 @@ def dump(dsn: str) -> str:
 
     out = subprocess.run(
         [str(sandbox.bindir() / "pg_dump"), "--schema-only", "--no-owner", "--no-comments",
-         "-T", "public._yoyo*", "-T", "public.yoyo_lock", "--dbname", dsn],
+         "-T", "bgjobs._yoyo*", "-T", "bgjobs.yoyo_lock", "--dbname", dsn],
         capture_output=True, text=True, check=True).stdout
     lines = []
     for line in out.splitlines():

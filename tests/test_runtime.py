@@ -63,6 +63,7 @@ def test_successful_run_is_recorded_everywhere(sql, register):
 
 def test_failing_body_is_rolled_back_recorded_and_announced(db, sql, register):
     sql("CREATE TABLE public.side_effects (x int)")
+    sql("GRANT INSERT, SELECT ON public.side_effects TO bgjobs_runner")   # a job runs as bgjobs_runner
     register("boom", "INSERT INTO public.side_effects VALUES (1); "
                      "RAISE EXCEPTION 'Database connection failed' USING DETAIL = 'Connection timeout after 10000ms';")
     sql("SELECT set_secret('SLACK_WEBHOOK_URL', 'http://127.0.0.1:9/hook')")

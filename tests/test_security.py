@@ -61,12 +61,14 @@ def test_viewer_reads_monitoring_but_cannot_trigger_change_or_read_secrets(sql, 
         assert v.execute("SELECT count(*) FROM job_status").fetchone()[0] >= 9
         v.execute("SELECT * FROM healthcheck_summary").fetchone()
         v.execute("SELECT job_name, status FROM jobs_log").fetchall()
-        v.execute("SELECT status, attempts, last_error FROM notifications").fetchall()
+        v.execute("SELECT status, attempts FROM notifications").fetchall()
         for query in ("SELECT * FROM bgjobs.secrets",
                       "SELECT bgjobs.get_secret('SLACK_WEBHOOK_URL')",
                       "SELECT set_secret('SLACK_WEBHOOK_URL', 'x')",
                       "SELECT run_job('check-sla-and-overdue')",
                       "SELECT recipient FROM notifications",
+                      "SELECT dedupe_key FROM notifications",
+                      "SELECT last_error FROM notifications",
                       "SELECT payload FROM notifications",
                       "SELECT value FROM app_settings",
                       "UPDATE job_heartbeats SET last_alert_at = now()",

@@ -35,12 +35,36 @@ def connect(dsn: str, dbname: str | None = None, autocommit: bool = False, **kw)
         if dbname is not None:
             dsn = _conninfo.make_conninfo(dsn, dbname=dbname)
         kw.setdefault("connect_timeout", 10)
-        return psycopg.connect(dsn, autocommit=autocommit, application_name="bgjobs", **kw)
-    except psycopg.ProgrammingError as exc:
-        raise BgjobsError(f"invalid DSN: {first_line(exc)}") from None
+        conn = psycopg.connect(dsn, autocommit=autocommit, application_name="bgjobs", **kw)
+    except psycopg.ProgrammingError:
+        # the parser's message may quote the password: never repeat it
+        raise BgjobsError("invalid DSN: not a libpq connection string or URI "
+                          "(check its quoting and %-escapes)") from None
     except psycopg.OperationalError as exc:
         target = describe(_conninfo.make_conninfo(dsn, dbname=dbname) if dbname else dsn)
-        raise BgjobsError(f"cannot connect to {target}: {first_line(exc)}") from None
+        hint = "" if dsn else "; no DSN was given: pass --dsn or set DATABASE_URL (or libpq's PGHOST, PGDATABASE, ...)"
+        raise BgjobsError(f"cannot connect to {target}: {_without(first_line(exc), dsn)}{hint}") from None
+    pin_search_path(conn)
+    return conn
+
+
+def pin_search_path(conn: psycopg.Connection) -> None:
+    """Every bgjobs session resolves names as bgjobs' functions do: pg_catalog first and no
+    schema that others can create in, so an operator planted in public (a better match
+    for integer / numeric than the built-in) never runs with this session's rights.
+    bgjobs' own SQL names every table and function with its schema."""
+    conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)")
+    if not conn.autocommit:
+        conn.commit()
+
+
+def _without(message: str, dsn: str) -> str:
+    """message with the DSN's password, if any, masked."""
+    try:
+        password = _conninfo.conninfo_to_dict(dsn).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    return message.replace(password, "***") if password else message
 
 
 def first_line(exc: BaseException) -> str:
@@ -64,4 +88,11 @@ def yoyo_uri(conn: psycopg.Connection) -> str:
         params["password"] = password
     params["dbname"] = conn.info.dbname
     params.pop("application_name", None)
+    # yoyo sets search_path to this schema alone (pg_catalog stays implicitly first): its
+    # history tables live in bgjobs, apart from an application's own yoyo history in public
+    params["schema"] = HISTORY_SCHEMA
     return "postgresql+psycopg:///?" + urlencode(params)
+
+
+HISTORY_SCHEMA = "bgjobs"
+YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")

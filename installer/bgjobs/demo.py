@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from . import demodata, install, pymodules, sandbox, status
+from . import demodata, install, output, pymodules, sandbox, status
 from .db import connect
 from .settings import DEFAULTS, Settings
 
@@ -263,7 +263,7 @@ class Sinks:
         with conn.transaction():
             for key, value in self.changed.items():
                 _set_setting(conn, key, value)
-            conn.execute("SELECT set_secret('SLACK_WEBHOOK_URL', %s)", (self.http.url("slack/T000/B000/demo"),))
+            conn.execute("SELECT public.set_secret('SLACK_WEBHOOK_URL', %s)", (self.http.url("slack/T000/B000/demo"),))
         self.applied = True
 
     def restore(self) -> str:
@@ -273,7 +273,7 @@ class Sinks:
         with conn.transaction():
             for key in self.changed:
                 _set_setting(conn, key, self.previous.get(key))
-            conn.execute("SELECT set_secret('SLACK_WEBHOOK_URL', %s)", (self.previous_slack,))
+            conn.execute("SELECT public.set_secret('SLACK_WEBHOOK_URL', %s)", (self.previous_slack,))
         self.applied = False
         host = self.previous.get("smtp_host") or DEFAULTS["smtp_host"][0]
         port = self.previous.get("smtp_port") or DEFAULTS["smtp_port"][0]
@@ -342,7 +342,7 @@ def _line(job: str, resp: dict) -> str:
 
 
 def _run(conn, job: str, report: Report, runs: dict) -> dict:
-    resp = conn.execute("SELECT run_job(%s)", (job,)).fetchone()[0]
+    resp = conn.execute("SELECT public.run_job(%s)", (job,)).fetchone()[0]
     runs.setdefault(job, []).append(resp)
     report(_line(job, resp))
     return resp
@@ -429,7 +429,7 @@ def main(directory: Path | None, port: int | None, report: Report = print) -> di
             report("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
         else:
             report("demo data: already loaded (reused)")
-        for name, tz in conn.execute("SELECT name, timezone FROM tenants ORDER BY name").fetchall():
+        for name, tz in conn.execute("SELECT name, timezone FROM public.tenants ORDER BY name").fetchall():
             local = conn.execute("SELECT to_char(now() AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI')", (tz,)).fetchone()[0]
             report(f"  tenant {name}: local time {local}")
 
@@ -461,14 +461,14 @@ def main(directory: Path | None, port: int | None, report: Report = print) -> di
             restored = sinks.close()    # what the sinks received stays readable
 
         report("")
-        report(status.render(status.fetch(sb.dsn)))
+        report(status.render(status.fetch(sb.dsn), width=output.width_for()))
 
         rows = conn.execute(
             """SELECT n.channel, coalesce(n.recipient, '(ops channel)'), n.template, n.payload, t.timezone, n.status
-                 FROM notifications n LEFT JOIN tenants t ON t.id = n.tenant_id
+                 FROM public.notifications n LEFT JOIN public.tenants t ON t.id = n.tenant_id
                 WHERE n.created_at >= %s
                 ORDER BY n.template, n.channel, n.recipient""", (mark,)).fetchall()
-        total = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM public.notifications").fetchone()[0]
         outcome["queued"] = len(rows)
         report("")
         if rows:
@@ -488,8 +488,8 @@ def main(directory: Path | None, port: int | None, report: Report = print) -> di
                    "a repeated run queues nothing twice)")
 
         outcome["received"] = _report_sinks(sinks, report)
-        by_status = dict(conn.execute("SELECT status, count(*) FROM notifications GROUP BY 1 ORDER BY 2 DESC").fetchall())
-        by_channel = conn.execute("SELECT channel, status, count(*) FROM notifications "
+        by_status = dict(conn.execute("SELECT status, count(*) FROM public.notifications GROUP BY 1 ORDER BY 2 DESC").fetchall())
+        by_channel = conn.execute("SELECT channel, status, count(*) FROM public.notifications "
                                   "GROUP BY 1, 2 ORDER BY 1, 3 DESC").fetchall()
         outcome["outbox"] = by_status
         report("")
@@ -498,8 +498,42 @@ def main(directory: Path | None, port: int | None, report: Report = print) -> di
         if restored:
             report(restored)
     report("")
-    report(f"demo finished in {time.monotonic() - started:.1f}s; DSN: {sb.dsn}")
+    report(f"demo finished in {time.monotonic() - started:.1f}s")
+    for line in still_running(sb, conn_jobs(sb)):
+        report(line)
     return outcome
+
+
+def conn_jobs(sb) -> list[str]:
+    """The sandbox's active pg_cron jobs, 'name (schedule)'."""
+    try:
+        with connect(sb.dsn, autocommit=True) as conn:
+            return [f"{n} ({s})" for n, s in conn.execute(
+                "SELECT jobname, schedule FROM cron.job WHERE active AND database = current_database() "
+                "ORDER BY jobname").fetchall()]
+    except Exception:   # noqa: BLE001 - only a hint in the closing lines
+        return []
+
+
+def still_running(sb, jobs: list[str]) -> list[str]:
+    """The demo's closing lines: what keeps running, how to reach it, how to stop it; never
+    the password (it stays in the sandbox's state file, readable only by its owner)."""
+    d = str(sb.dir)
+    quoted = f"'{d}'" if any(c.isspace() for c in d) else d
+    lines = ["", f"still running: the sandbox PostgreSQL in {d}, on 127.0.0.1:{sb.port}"]
+    if jobs:
+        every_minute = [j.split(" (")[0] for j in jobs if j.endswith("(* * * * *)")]
+        lines.append(f"  with pg_cron ticking {len(jobs)} job(s) on their schedules"
+                     + (f" ({', '.join(every_minute)} every minute)" if every_minute else "")
+                     + "; bgjobs status shows when each runs next")
+        lines.append("  (the demo's loopback sinks are closed: what the jobs queue from now on waits in the outbox "
+                     "until delivery settings are real)")
+    lines += [(f"  connect: psql 'postgresql://{sandbox.SUPERUSER}@127.0.0.1:{sb.port}/{sandbox.DATABASE}' "
+               f"(the password is in {sandbox._state_file(sb.dir)}, readable only by you; "
+               f"bgjobs sandbox status --dir {quoted} prints the full DSN)"),
+              f"  look:    bgjobs status --dsn \"$(bgjobs sandbox status --dir {quoted} | tail -1)\"",
+              f"  stop it: bgjobs sandbox stop --dir {quoted}"]
+    return lines
 
 
 def _sample(rows: list, limit: int) -> list:

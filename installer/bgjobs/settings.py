@@ -15,6 +15,7 @@ zone or a malformed value is refused as a whole, with one line naming the key.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from datetime import time, timedelta
 from pathlib import Path
 
 from . import pymodules
+from .output import did_you_mean
 from .errors import BgjobsError
 from .registry import BY_NAME
 
@@ -30,71 +32,165 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# key -> (default, description).  Secrets are never settings: see set_secret().
-DEFAULTS: dict[str, tuple[str, str]] = {
+@dataclass(frozen=True)
+class Spec:
+    """One app_settings key: its type, default, range and meaning.  This table is the one
+    home of every setting: the TOML reader checks against it, `bgjobs install` writes it to
+    bgjobs.setting_spec, where a trigger checks a DBA's own INSERT/UPDATE of app_settings
+    with the same rules and bgjobs.get_setting() takes its defaults."""
+    type: str                      # integer number boolean choice email email_list url host port text
+    default: str
+    description: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    optional: bool = False         # an empty value means "not set"
+
+
+def _int(default, lo, hi, desc):
+    return Spec("integer", str(default), desc, lo, hi)
+
+
+def _num(default, lo, hi, desc):
+    return Spec("number", str(default), desc, lo, hi)
+
+
+def _pct(default, desc):
+    return Spec("number", str(default), desc, 0, 100)
+
+
+def _bool(default, desc):
+    return Spec("boolean", "true" if default else "false", desc)
+
+
+def _url(default, desc, optional=True):
+    return Spec("url", default, desc, optional=optional)
+
+
+# Secrets are never settings: see set_secret().
+SPEC: dict[str, Spec] = {
     # alert routing and email transport
-    "alert_email_to": ("", "comma-separated addresses for operational alerts"),
-    "alert_email_from": ("bgjobs@localhost", "From: of alert and notification emails (SMTP)"),
-    "email_transport": ("smtp", "smtp or resend"),
-    "smtp_host": ("localhost", "SMTP relay host"),
-    "smtp_port": ("25", "SMTP relay port"),
-    "smtp_starttls": ("false", "STARTTLS on the SMTP connection"),
-    "smtp_ssl": ("false", "implicit TLS (SMTPS)"),
-    "resend_base_url": ("https://api.resend.com", "Resend API base URL"),
-    "webhook_url": ("", "generic webhook for channel 'webhook' rows without a recipient URL"),
-    "whatsapp_webhook_url": ("", "WhatsApp gateway webhook (JSON {to, text})"),
-    "app_base_url": ("", "link base for notification emails"),
-    "edge_base_url": ("", "kept for the seeds' runbooks; unused by bgjobs"),
+    "alert_email_to": Spec("email_list", "", "comma-separated addresses for operational alerts", optional=True),
+    "alert_email_from": Spec("email", "bgjobs@localhost", "From: of alert and notification emails (SMTP)"),
+    "email_transport": Spec("choice", "smtp", "smtp or resend", choices=("smtp", "resend")),
+    "smtp_host": Spec("host", "localhost", "SMTP relay host"),
+    "smtp_port": Spec("port", "25", "SMTP relay port", 1, 65535),
+    "smtp_starttls": _bool(False, "STARTTLS on the SMTP connection"),
+    "smtp_ssl": _bool(False, "implicit TLS (SMTPS)"),
+    "resend_base_url": _url("https://api.resend.com", "Resend API base URL", optional=False),
+    "webhook_url": _url("", "generic webhook for channel 'webhook' rows without a recipient URL"),
+    "whatsapp_webhook_url": _url("", "WhatsApp gateway webhook (JSON {to, text})"),
+    "app_base_url": _url("", "link base for notification emails"),
+    "edge_base_url": _url("", "kept for the seeds' runbooks; unused by bgjobs"),
     # delivery
-    "notification_batch_size": ("100", "rows claimed per delivery batch (the seeds' 100 emails per run)"),
-    "notification_max_attempts": ("8", "attempts before a notification is dead"),
-    "notification_backoff_base_seconds": ("30", "first retry delay; doubles per attempt"),
-    "notification_backoff_cap_seconds": ("3600", "largest retry delay"),
-    "delivery_timeout_seconds": ("10", "total deadline of one send: connect, request and answer (at most 10)"),
-    "delivery_run_budget_seconds": ("40", "a delivery run stops starting sends after this long (1 to 50: under a tick)"),
+    "notification_batch_size": _int(100, 1, 10000, "rows claimed per delivery batch (the seeds' 100 emails per run)"),
+    "notification_max_attempts": _int(8, 1, 100, "attempts before a notification is dead"),
+    "notification_backoff_base_seconds": _int(30, 1, 86400, "first retry delay; doubles per attempt"),
+    "notification_backoff_cap_seconds": _int(3600, 1, 604800, "largest retry delay"),
+    "delivery_timeout_seconds": _num(10, 0.1, 10, "total deadline of one send, in seconds (at most 10)"),
+    "delivery_run_budget_seconds": _num(40, 1, 50, "a delivery run starts no send after this many seconds (under pg_cron's one-minute tick)"),
     # business rules
-    "sla_hours_critical": ("4", "SLA: hours after due date for Critical tasks"),
-    "sla_hours_high": ("24", "SLA: hours after due date for High tasks"),
-    "sla_hours_medium": ("72", "SLA: hours after due date for Medium tasks"),
-    "sla_hours_low": ("168", "SLA: hours after due date for Low tasks"),
-    "anomaly_threshold_pct": ("30", "analytics: deviation from the 7-day average that is an anomaly"),
-    "automation_degraded_failure_pct": ("20", "automation: failure rate above which a rule is degraded"),
-    "automation_critical_success_pct": ("80", "automation: success rate below which a rule is CRITICAL"),
-    "automation_inactive_hours": ("48", "automation: hours without execution that make an active rule inactive"),
-    "automation_info_success_pct": ("95", "automation: overall success rate below which INFO is raised"),
+    "sla_hours_critical": _int(4, 1, 8760, "SLA: hours after due date for Critical tasks"),
+    "sla_hours_high": _int(24, 1, 8760, "SLA: hours after due date for High tasks"),
+    "sla_hours_medium": _int(72, 1, 8760, "SLA: hours after due date for Medium tasks"),
+    "sla_hours_low": _int(168, 1, 8760, "SLA: hours after due date for Low tasks"),
+    "anomaly_threshold_pct": _num(30, 0.1, 1000, "analytics: deviation from the 7-day average that is an anomaly"),
+    "automation_degraded_failure_pct": _pct(20, "automation: failure rate above which a rule is degraded"),
+    "automation_critical_success_pct": _pct(80, "automation: success rate below which a rule is CRITICAL"),
+    "automation_inactive_hours": _int(48, 1, 8760, "automation: hours without execution that make an active rule inactive"),
+    "automation_info_success_pct": _pct(95, "automation: overall success rate below which INFO is raised"),
     # monitoring
-    "alert_suppression_hours": ("6", "no repeat alert within this window (runbook anti-spam)"),
-    "heartbeat_stale_hours": ("24", "a heartbeat older than this is stale"),
-    "consecutive_failures_critical": ("3", "consecutive failures that make a job CRITICAL"),
-    "slow_run_warning_factor": ("1.5", "duration / expected above which a run is slow (WARNING)"),
-    "slow_run_critical_factor": ("2", "duration / expected above which 3 consecutive runs are CRITICAL"),
-    "success_rate_warning_pct": ("90", "24h success rate below which WARNING is raised"),
-    "delivery_rate_info_pct": ("99", "24h notification delivery rate below which INFO is raised"),
-    "rule_storm_per_hour": ("10", "an automation rule triggered more often than this in an hour raises INFO"),
-    "send_resolved": ("true", "send a resolved notice when an alert clears"),
+    "alert_suppression_hours": _int(6, 0, 168, "no repeat alert within this window (runbook anti-spam)"),
+    "heartbeat_stale_hours": _int(24, 1, 8760, "a heartbeat older than this is stale"),
+    "consecutive_failures_critical": _int(3, 1, 1000, "consecutive failures that make a job CRITICAL"),
+    "slow_run_warning_factor": _num(1.5, 1, 100, "duration / expected above which a run is slow (WARNING)"),
+    "slow_run_critical_factor": _num(2, 1, 100, "duration / expected above which 3 consecutive runs are CRITICAL"),
+    "success_rate_warning_pct": _pct(90, "24h success rate below which WARNING is raised"),
+    "delivery_rate_info_pct": _pct(99, "24h notification delivery rate below which INFO is raised"),
+    "rule_storm_per_hour": _int(10, 1, 1000000, "an automation rule triggered more often than this in an hour raises INFO"),
+    "send_resolved": _bool(True, "send a resolved notice when an alert clears"),
     # retention
-    "retention_days_jobs_log": ("90", "days of jobs_log kept"),
-    "retention_days_audit_log": ("90", "days of audit_log kept"),
-    "retention_days_automation_logs": ("180", "days of automation_logs kept"),
-    "retention_days_notifications": ("90", "days of sent/dead notifications kept"),
-    "retention_days_cron_run_details": ("30", "days of cron.job_run_details kept"),
+    "retention_days_jobs_log": _int(90, 0, 36500, "days of jobs_log kept (0 keeps them forever)"),
+    "retention_days_audit_log": _int(90, 0, 36500, "days of audit_log kept (0 keeps them forever)"),
+    "retention_days_automation_logs": _int(180, 0, 36500, "days of automation_logs kept (0 keeps them forever)"),
+    "retention_days_notifications": _int(90, 0, 36500, "days of sent/dead notifications kept (0 keeps them forever)"),
+    "retention_days_cron_run_details": _int(30, 0, 36500, "days of cron.job_run_details kept (0 keeps them forever)"),
 }
 
-INTEGER_KEYS = {k for k, (v, _) in DEFAULTS.items() if re.fullmatch(r"\d+", v)}
-BOOL_KEYS = {"smtp_starttls", "smtp_ssl", "send_resolved"}
+# key -> (default, description), for callers that only need those two.
+DEFAULTS: dict[str, tuple[str, str]] = {k: (s.default, s.description) for k, s in SPEC.items()}
+
+_BARE_EMAIL = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def check_value(key: str, value: str) -> str | None:
+    """Why `value` is not acceptable for setting `key`, or None.  The same rules as the
+    SQL trigger bgjobs.check_setting() (a test runs one vector table through both)."""
+    spec = SPEC.get(key)
+    if spec is None:
+        return f"unknown setting '{key}'" + did_you_mean(key, SPEC)
+    if any(c in value for c in "\r\n\x00"):
+        return "must be one line (no CR, LF or NUL)"
+    if value == "" and (spec.optional or spec.type == "text"):
+        return None
+    t = spec.type
+    if t in ("integer", "number", "port"):
+        if not (re.fullmatch(r"[+-]?\d+", value) if t in ("integer", "port") else _NUMBER.fullmatch(value)):
+            kind = "a whole number" if t in ("integer", "port") else "a number"
+            return f"must be {kind}, not {value!r}"
+        n = float(value)
+        if (spec.min is not None and n < spec.min) or (spec.max is not None and n > spec.max):
+            return f"must be between {_fmt(spec.min)} and {_fmt(spec.max)}, not {value}"
+    elif t == "boolean":
+        if value not in ("true", "false"):
+            return f"must be true or false, not {value!r}"
+    elif t == "choice":
+        if value not in spec.choices:
+            return f"must be one of {', '.join(spec.choices)}, not {value!r}"
+    elif t == "email":
+        m = re.fullmatch(r"[^<>]*<([^<>]*)>", value)
+        if not _BARE_EMAIL.fullmatch(m.group(1) if m else value):
+            return f"must be an e-mail address (name@domain or Name <name@domain>), not {value!r}"
+    elif t == "email_list":
+        parts = [p.strip() for p in value.split(",")]
+        if not all(_BARE_EMAIL.fullmatch(p) for p in parts):
+            return f"must be e-mail addresses (name@domain) separated by commas, not {value!r}"
+    elif t == "url":
+        if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s]*)?", value):
+            return f"must be an http:// or https:// URL, not {value!r}"
+    elif t == "host":
+        if not _HOST.fullmatch(value):
+            return f"must be a host name or IP address, not {value!r}"
+    return None
+
+
+def _fmt(n: float | None) -> str:
+    return "" if n is None else (str(int(n)) if float(n).is_integer() else str(n))
+
+
 JOB_KEYS = {"schedule", "enabled", "timeout", "expected_duration", "grace", "stale_after", "local_time", "timezone"}
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
 def parse_interval(text) -> timedelta:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return timedelta(seconds=float(text))
-    m = _INTERVAL.match(str(text))
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. \"30 seconds\", \"10 minutes\", \"2 hours\")")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)[0]])
+        seconds = float(text)
+    else:
+        m = _INTERVAL.match(str(text))
+        if not m:
+            raise ValueError(f"not a duration: {text!r} (use e.g. \"30 seconds\", \"10 minutes\", \"2 hours\")")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)[0]]
+    if not math.isfinite(seconds) or seconds > 366 * 86400:
+        raise ValueError(f"not a duration of at most a year: {text!r}")
+    return timedelta(seconds=seconds)
 
 
 @dataclass
@@ -110,11 +206,19 @@ def load(path: str | Path | None) -> Settings:
     p = Path(path)
     where = f"settings file {p}"
     try:
-        raw = tomllib.loads(p.read_text())
+        raw = tomllib.loads(p.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise BgjobsError(f"{where}: not found") from None
+    except IsADirectoryError:
+        raise BgjobsError(f"{where}: is a directory, not a file") from None
+    except PermissionError:
+        raise BgjobsError(f"{where}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise BgjobsError(f"{where}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise BgjobsError(f"{where}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise BgjobsError(f"{where}: cannot read it: {exc.strerror}") from None
     return parse(raw, where)
 
 
@@ -128,21 +232,21 @@ def parse(raw: dict, where: str = "settings") -> Settings:
             for job, table in value.items():
                 out.jobs[job] = _parse_job(job, table, where, sched)
             continue
-        if key not in DEFAULTS:
-            raise BgjobsError(f"{where}: unknown key '{key}' (known keys: {', '.join(sorted(DEFAULTS))}, [jobs.\"<name>\"])")
+        if key not in SPEC:
+            raise BgjobsError(f"{where}: unknown key '{_short(key)}'{did_you_mean(key, SPEC)} "
+                              f"(bgjobs settings show lists the keys; job overrides go in [jobs.\"<name>\"])")
         if isinstance(value, (dict, list)):
             raise BgjobsError(f"{where}: key '{key}' must be a string, number or boolean")
         if isinstance(value, bool):
-            if key not in BOOL_KEYS:
+            if SPEC[key].type != "boolean":
                 raise BgjobsError(f"{where}: key '{key}' must not be a boolean")
             value = "true" if value else "false"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BgjobsError(f"{where}: key '{key}' must be a finite number, not {value}")
         text = str(value)
-        if key in INTEGER_KEYS and not re.fullmatch(r"\d+", text):
-            raise BgjobsError(f"{where}: key '{key}' must be a whole number, not {value!r}")
-        if key in BOOL_KEYS and text not in ("true", "false"):
-            raise BgjobsError(f"{where}: key '{key}' must be true or false, not {value!r}")
-        if key == "email_transport" and text not in ("smtp", "resend"):
-            raise BgjobsError(f"{where}: key 'email_transport' must be \"smtp\" or \"resend\", not {value!r}")
+        err = check_value(key, text)
+        if err:
+            raise BgjobsError(f"{where}: key '{key}' {err}")
         out.values[key] = text
     return out
 
@@ -150,13 +254,14 @@ def parse(raw: dict, where: str = "settings") -> Settings:
 def _parse_job(job: str, table, where: str, sched) -> dict:
     prefix = f"{where}: jobs.\"{job}\""
     if job not in BY_NAME:
-        raise BgjobsError(f"{where}: unknown job '{job}' (known jobs: {', '.join(BY_NAME)})")
+        raise BgjobsError(f"{where}: unknown job '{_short(job)}'" + (did_you_mean(job, BY_NAME)
+                                                                      or f" (known jobs: {', '.join(BY_NAME)})"))
     if not isinstance(table, dict):
         raise BgjobsError(f"{prefix} must be a table")
     res: dict = {}
     for key, value in table.items():
         if key not in JOB_KEYS:
-            raise BgjobsError(f"{prefix}: unknown key '{key}' (known: {', '.join(sorted(JOB_KEYS))})")
+            raise BgjobsError(f"{prefix}: unknown key '{key}'{did_you_mean(key, JOB_KEYS)} (known: {', '.join(sorted(JOB_KEYS))})")
         if key == "schedule":
             err = sched.validate_cron(str(value))
             if err:

@@ -12,7 +12,7 @@ and the in-database job never send the same row twice.
 Each run has the in-database job's time budget and every send its total deadline, so a
 slow or dripping receiver holds a batch (and its row locks) for seconds, not minutes.
 
-The login role needs bgjobs_admin (EXECUTE on the claim/record/config functions, which
+The login role needs bgjobs_deliverer (EXECUTE on the claim/record/config functions, which
 read the secrets); nothing it prints or stores carries a secret or a recipient: it
 prints counts only.
 """

@@ -3,13 +3,13 @@
 -- (session-level for the pg_cron procedure, which commits between steps; transaction-level
 -- for run_job()), and writes the jobs_log row: 'running', or 'skipped' when another run of
 -- the same job holds the lock.
--- SECURITY DEFINER: callers (bgjobs_admin, pg_cron's user) need no rights on jobs_log.
+-- Runs with its caller's rights: bgjobs_runner's (pg_cron's user, and run_job()'s owner),
+-- so a job body never runs with more than bgjobs_runner holds.
 CREATE OR REPLACE FUNCTION bgjobs.begin_run(
   p_job_name text, p_as_of timestamptz, p_trigger text, p_session_lock boolean,
   OUT run_id uuid, OUT skipped boolean)
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_got boolean;
@@ -20,6 +20,18 @@ BEGIN
       USING ERRCODE = 'undefined_object',
             HINT = 'registered jobs: ' || coalesce((SELECT string_agg(r.job_name, ', ' ORDER BY r.job_name)
                                                     FROM bgjobs.job_registry r), '(none)');
+  END IF;
+  IF p_as_of IS NULL OR NOT isfinite(p_as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite timestamp, not %', coalesce(p_as_of::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- A manual run as of the future would change business data for good (tasks flagged
+  -- overdue, snapshots dated ahead): refused beyond a day unless the session opts in.
+  IF p_trigger = 'manual' AND p_as_of > now() + interval '1 day'
+     AND coalesce(current_setting('bgjobs.allow_future_as_of', true), '') NOT IN ('on', 'true', '1') THEN
+    RAISE EXCEPTION 'as_of % is more than a day ahead of now: a run as of the future changes business data for good', p_as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'to run it anyway: SET bgjobs.allow_future_as_of = on';
   END IF;
   PERFORM bgjobs.reap_stale_runs(false);
 
@@ -47,3 +59,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.begin_run(text, timestamptz, text, boolean) IS
   'Opens a run: unknown job -> error; lock busy -> skipped row; else running row. Internal.';
 REVOKE ALL ON FUNCTION bgjobs.begin_run(text, timestamptz, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.begin_run(text, timestamptz, text, boolean) TO bgjobs_runner;

@@ -9,5 +9,6 @@ STABLE
 SET search_path TO pg_catalog, pg_temp
 AS $$ SELECT NULL::timestamptz $$;
 REVOKE ALL ON FUNCTION bgjobs.cron_next(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.cron_next(text, text, timestamptz) TO bgjobs_runner;
 -- read-only; called by the job_status view, whose readers need EXECUTE
 GRANT EXECUTE ON FUNCTION bgjobs.cron_next(text, text, timestamptz) TO bgjobs_admin, bgjobs_viewer;

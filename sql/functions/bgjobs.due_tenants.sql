@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp
 RETURNS uuid[]
 LANGUAGE plpgsql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_local_time time;
@@ -35,3 +35,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.due_tenants(text, timestamptz) IS
   'Tenants due for a tenant-local job at as_of (local time reached, local date not yet handled).';
 REVOKE ALL ON FUNCTION bgjobs.due_tenants(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.due_tenants(text, timestamptz) TO bgjobs_runner;

@@ -5,14 +5,14 @@
 -- function itself does not raise.  Every run then gets its jobs_log update, one audit_log
 -- 'background_job_execution' row and a heartbeat; a failed run notifies (jobs_log trigger).
 -- Returns the seeds' standard response.
--- SECURITY DEFINER: job bodies change business tables that the triggering role cannot.
+-- Runs with its caller's rights: bgjobs_runner's (pg_cron's user, and run_job()'s owner),
+-- so a job body never runs with more than bgjobs_runner holds.
 CREATE OR REPLACE FUNCTION bgjobs.execute_run(
   p_run_id uuid, p_job_name text, p_as_of timestamptz,
   p_tenants uuid[] DEFAULT NULL, p_mark_tenants boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_job      bgjobs.job_registry%ROWTYPE;
@@ -104,3 +104,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.execute_run(uuid, text, timestamptz, uuid[], boolean) IS
   'Runs an opened run''s job body (rolled back on error) and records it: jobs_log, audit_log, heartbeat. Internal.';
 REVOKE ALL ON FUNCTION bgjobs.execute_run(uuid, text, timestamptz, uuid[], boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.execute_run(uuid, text, timestamptz, uuid[], boolean) TO bgjobs_runner;

@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION bgjobs.installments_set_tenant()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 BEGIN
   IF NEW.tenant_id IS NULL THEN

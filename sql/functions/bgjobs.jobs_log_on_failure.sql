@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION bgjobs.jobs_log_on_failure()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_payload jsonb := jsonb_build_object(
@@ -21,7 +21,8 @@ BEGIN
   PERFORM pg_notify('job_failure', v_payload::text);
   IF NOT EXISTS (SELECT 1 FROM bgjobs.silences s
                   WHERE (s.job_name IS NULL OR s.job_name = NEW.job_name)
-                    AND s.starts_at <= now() AND s.until > now()) THEN
+                    AND s.starts_at <= now() AND s.until > now())
+     AND bgjobs.maintenance_until(NEW.job_name, now()) IS NULL THEN
     PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
   END IF;
   RETURN NULL;

@@ -21,5 +21,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION bgjobs.lock_held(text, integer) IS 'PID holding the job''s run lock (optionally: only if it is p_pid), else NULL.';
 REVOKE ALL ON FUNCTION bgjobs.lock_held(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.lock_held(text, integer) TO bgjobs_runner;
 -- read-only; called by the job_status view, whose readers need EXECUTE
 GRANT EXECUTE ON FUNCTION bgjobs.lock_held(text, integer) TO bgjobs_admin, bgjobs_viewer;

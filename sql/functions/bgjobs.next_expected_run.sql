@@ -1,11 +1,16 @@
 -- bgjobs.next_expected_run(job, as_of): when the job is next expected to run.
 -- Tenant-local jobs: the earliest tenant's next local slot (now, if one is due and not yet
--- handled).  Others: the next fire of the pg_cron schedule, else last run + interval.
+-- handled).  A slot is the first instant at which the tenant's clock reads the job's local
+-- time on that local date or later, which is the tick at which due_tenants hands the tenant
+-- to the run: a repeated local time (fall back) at its first occurrence, a skipped one
+-- (spring forward) at the end of the gap.  (PostgreSQL's own `timestamp AT TIME ZONE`
+-- takes the later occurrence of a repeated time and shifts a skipped one by the gap.)
+-- Others: the next fire of the job's schedule in its zone, else last run + interval.
 CREATE OR REPLACE FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamptz DEFAULT now())
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   r bgjobs.job_registry%ROWTYPE;
@@ -16,16 +21,32 @@ BEGIN
     RETURN NULL;
   END IF;
   IF r.tenant_local THEN
-    SELECT min(CASE
-                 WHEN h.local_date IS NULL
-                   THEN greatest(((l.local_now::date + r.local_time) AT TIME ZONE t.timezone), p_as_of)
-                 ELSE ((l.local_now::date + 1 + r.local_time) AT TIME ZONE t.timezone)
-               END)
+    SELECT min(CASE WHEN h.local_date IS NULL THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next
       FROM public.tenants t
       CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
       LEFT JOIN bgjobs.tenant_job_runs h
-        ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date;
+        ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date
+      -- the local slot: today's while today is not handled, else tomorrow's
+      CROSS JOIN LATERAL (SELECT l.local_now::date + (h.local_date IS NOT NULL)::integer + r.local_time AS wall) w
+      -- the zone's UTC offsets a day either side (a DST change near the slot lies between)
+      CROSS JOIN LATERAL (
+        SELECT (a.x AT TIME ZONE t.timezone) - (a.x AT TIME ZONE 'UTC') AS before,
+               (b.x AT TIME ZONE t.timezone) - (b.x AT TIME ZONE 'UTC') AS after
+          FROM (SELECT (w.wall AT TIME ZONE t.timezone) - interval '1 day' AS x) a,
+               (SELECT (w.wall AT TIME ZONE t.timezone) + interval '1 day' AS x) b) o
+      CROSS JOIN LATERAL (
+        SELECT coalesce(
+                 -- the earliest instant whose local time is the slot (two when repeated)
+                 (SELECT min(c.t)
+                    FROM (VALUES (o.before), (o.after)) v(off)
+                   CROSS JOIN LATERAL (SELECT (w.wall - v.off) AT TIME ZONE 'UTC' AS t) c
+                   WHERE c.t AT TIME ZONE t.timezone = w.wall),
+                 -- none: the slot is skipped; the gap ends on a whole minute between these
+                 (SELECT min(g.t)
+                    FROM generate_series(date_trunc('minute', (w.wall - o.after) AT TIME ZONE 'UTC', 'UTC'),
+                                         (w.wall - o.before) AT TIME ZONE 'UTC', interval '1 minute') g(t)
+                   WHERE g.t AT TIME ZONE t.timezone >= w.wall)) AS slot) s;
     RETURN v_next;
   END IF;
   v_next := bgjobs.cron_next(r.schedule, r.timezone, p_as_of);
@@ -38,5 +59,6 @@ END;
 $$;
 COMMENT ON FUNCTION bgjobs.next_expected_run(text, timestamptz) IS 'When a job is next expected to run.';
 REVOKE ALL ON FUNCTION bgjobs.next_expected_run(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.next_expected_run(text, timestamptz) TO bgjobs_runner;
 -- read-only; called by the job_status view, whose readers need EXECUTE
 GRANT EXECUTE ON FUNCTION bgjobs.next_expected_run(text, timestamptz) TO bgjobs_admin, bgjobs_viewer;

@@ -8,7 +8,7 @@ CREATE OR REPLACE FUNCTION bgjobs.reap_stale_runs(p_cancel_overdue boolean DEFAU
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_reaped integer := 0;
@@ -47,3 +47,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.reap_stale_runs(boolean) IS
   'Marks abandoned running runs failed; optionally cancels runs past their timeout. Returns runs reaped.';
 REVOKE ALL ON FUNCTION bgjobs.reap_stale_runs(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.reap_stale_runs(boolean) TO bgjobs_runner;

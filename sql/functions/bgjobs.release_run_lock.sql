@@ -6,3 +6,4 @@ LANGUAGE sql
 SET search_path TO pg_catalog, pg_temp
 AS $$ SELECT pg_catalog.pg_advisory_unlock(1650944610, pg_catalog.hashtext(p_job_name)) $$;
 REVOKE ALL ON FUNCTION bgjobs.release_run_lock(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.release_run_lock(text) TO bgjobs_runner;

@@ -1,20 +1,27 @@
 -- bgjobs.run_scheduled_job(job, as_of): what pg_cron calls (CALL ...).  A procedure, so
 -- that the 'running' jobs_log row is committed before the body starts: every session sees
 -- the run while it runs, and a run whose backend dies stays visible until it is reaped.
--- A tenant-local job's tick that finds no tenant due is not a run and records nothing.
+-- A tenant-local job's tick that finds no tenant due is not a run and records nothing; nor
+-- is a tick inside a maintenance window of the job (bgjobs.maintenance_until).
 -- No SET search_path and no SECURITY DEFINER: PostgreSQL forbids COMMIT in a procedure that
--- has either.  The body calls only schema-qualified functions that pin their own
--- search_path, and only pg_cron's user (the owner) may execute it.
+-- has either.  So it pins search_path itself (for its transaction, again after each COMMIT)
+-- before anything else, calls only schema-qualified functions that pin
+-- their own, and only bgjobs_runner (pg_cron's user for bgjobs' jobs) may execute it.
 CREATE OR REPLACE PROCEDURE bgjobs.run_scheduled_job(p_job_name text, p_as_of timestamptz DEFAULT NULL)
 LANGUAGE plpgsql
 AS $$
 DECLARE
-  v_as_of   timestamptz := coalesce(p_as_of, pg_catalog.now());
+  v_as_of   timestamptz := p_as_of;
   v_tenants uuid[];
   v_run     uuid;
   v_skip    boolean;
   v_resp    jsonb;
 BEGIN
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  v_as_of := coalesce(v_as_of, pg_catalog.now());
+  IF bgjobs.maintenance_until(p_job_name, v_as_of) IS NOT NULL THEN
+    RETURN;                                         -- inside a maintenance window: no run
+  END IF;
   PERFORM bgjobs.reap_stale_runs(true);
   v_tenants := bgjobs.due_tenants(p_job_name, v_as_of);
   IF v_tenants IS NOT NULL AND pg_catalog.cardinality(v_tenants) = 0 THEN
@@ -26,6 +33,7 @@ BEGIN
     RETURN;
   END IF;
   COMMIT;
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   v_resp := bgjobs.execute_run(v_run, p_job_name, v_as_of, v_tenants, true);
   PERFORM bgjobs.release_run_lock(p_job_name);
   COMMIT;
@@ -34,3 +42,4 @@ $$;
 COMMENT ON PROCEDURE bgjobs.run_scheduled_job(text, timestamptz) IS
   'pg_cron entry point: CALL bgjobs.run_scheduled_job(''job-name''). Commits the running row, then runs and records the job.';
 REVOKE ALL ON PROCEDURE bgjobs.run_scheduled_job(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE bgjobs.run_scheduled_job(text, timestamptz) TO bgjobs_runner;

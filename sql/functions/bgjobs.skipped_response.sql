@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION bgjobs.skipped_response(p_run_id uuid)
 RETURNS jsonb
 LANGUAGE sql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'success', false,
@@ -17,3 +17,4 @@ AS $$
   FROM public.jobs_log j WHERE j.id = p_run_id
 $$;
 REVOKE ALL ON FUNCTION bgjobs.skipped_response(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.skipped_response(uuid) TO bgjobs_runner;

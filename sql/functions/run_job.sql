@@ -3,12 +3,13 @@
 -- does not raise when the job fails (the failure is recorded and announced); an unknown
 -- job name raises, naming it.  A tenant-local job run this way handles every tenant at
 -- its local date of as_of (its per-day schedule marks are left to the pg_cron ticks).
--- SECURITY DEFINER: bgjobs_admin triggers jobs without rights on the tables they change.
+-- SECURITY DEFINER, owned by bgjobs_runner: bgjobs_admin triggers jobs without rights on the
+-- tables they change, and the job runs with bgjobs_runner's rights, as a pg_cron run does.
 CREATE OR REPLACE FUNCTION public.run_job(job_name text, as_of timestamptz DEFAULT now())
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_job   text := run_job.job_name;
@@ -32,5 +33,6 @@ END;
 $$;
 COMMENT ON FUNCTION public.run_job(text, timestamptz) IS
   'Runs a registered job now as of as_of; records the run (even when it fails) and returns the standard JSON response.';
+ALTER FUNCTION public.run_job(text, timestamptz) OWNER TO bgjobs_runner;
 REVOKE ALL ON FUNCTION public.run_job(text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.run_job(text, timestamptz) TO bgjobs_admin;

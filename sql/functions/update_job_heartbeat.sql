@@ -26,4 +26,5 @@ $$;
 COMMENT ON FUNCTION public.update_job_heartbeat(text, text, jsonb) IS
   'Upserts a job''s heartbeat (last_run_at = now()). As in the cron-healthcheck runbook.';
 REVOKE ALL ON FUNCTION public.update_job_heartbeat(text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.update_job_heartbeat(text, text, jsonb) TO bgjobs_runner;
 GRANT EXECUTE ON FUNCTION public.update_job_heartbeat(text, text, jsonb) TO bgjobs_admin;

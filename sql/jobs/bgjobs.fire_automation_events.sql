@@ -24,7 +24,7 @@ CREATE OR REPLACE FUNCTION bgjobs.fire_automation_events(
   p_data jsonb[])
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_logged integer;
@@ -121,3 +121,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) IS
   'Runs each tenant''s active automation rules for a batch of events, set-based; one automation_logs row per rule execution; idempotent per event key.';
 REVOKE ALL ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) TO bgjobs_runner;

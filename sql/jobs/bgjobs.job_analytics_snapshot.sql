@@ -18,14 +18,14 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct', '30')::numeric;
-  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical', '4')::numeric * interval '1 hour';
-  v_sla_high     interval := bgjobs.get_setting('sla_hours_high', '24')::numeric * interval '1 hour';
-  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium', '72')::numeric * interval '1 hour';
-  v_sla_low      interval := bgjobs.get_setting('sla_hours_low', '168')::numeric * interval '1 hour';
+  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct')::numeric;
+  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical')::numeric * interval '1 hour';
+  v_sla_high     interval := bgjobs.get_setting('sla_hours_high')::numeric * interval '1 hour';
+  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium')::numeric * interval '1 hour';
+  v_sla_low      interval := bgjobs.get_setting('sla_hours_low')::numeric * interval '1 hour';
   v_tenants   integer;
   v_written   integer;
   v_anomalies integer;
@@ -112,3 +112,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) IS
   'analytics-snapshot: one daily_snapshot per tenant and local date (upsert) with the six metrics and anomalies against the 7-day average.';
 REVOKE ALL ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) TO bgjobs_runner;

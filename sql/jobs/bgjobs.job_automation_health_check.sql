@@ -16,13 +16,13 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_automation_health_check(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_degraded_pct numeric := bgjobs.get_setting('automation_degraded_failure_pct', '20')::numeric;
-  v_critical_pct numeric := bgjobs.get_setting('automation_critical_success_pct', '80')::numeric;
-  v_inactive     interval := bgjobs.get_setting('automation_inactive_hours', '48')::numeric * interval '1 hour';
-  v_info_pct     numeric := bgjobs.get_setting('automation_info_success_pct', '95')::numeric;
+  v_degraded_pct numeric := bgjobs.get_setting('automation_degraded_failure_pct')::numeric;
+  v_critical_pct numeric := bgjobs.get_setting('automation_critical_success_pct')::numeric;
+  v_inactive     interval := bgjobs.get_setting('automation_inactive_hours')::numeric * interval '1 hour';
+  v_info_pct     numeric := bgjobs.get_setting('automation_info_success_pct')::numeric;
   v_from         timestamptz := p_as_of - interval '24 hours';
   v_result       jsonb;
 BEGIN
@@ -146,3 +146,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_automation_health_check(timestamptz, uuid[]) IS
   'automation-health-check: per-rule success rates over 24 h, degraded/critical/inactive rules; findings to tenant admins via the outbox.';
 REVOKE ALL ON FUNCTION bgjobs.job_automation_health_check(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_automation_health_check(timestamptz, uuid[]) TO bgjobs_runner;

@@ -17,15 +17,15 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 SET plan_cache_mode TO force_custom_plan      -- plan with the actual as_of and SLA cut-offs
 SET jit TO off                                -- compiling costs more than these index scans
 AS $$
 DECLARE
-  v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical', '4')::numeric;
-  v_hours_high     numeric := bgjobs.get_setting('sla_hours_high', '24')::numeric;
-  v_hours_medium   numeric := bgjobs.get_setting('sla_hours_medium', '72')::numeric;
-  v_hours_low      numeric := bgjobs.get_setting('sla_hours_low', '168')::numeric;
+  v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical')::numeric;
+  v_hours_high     numeric := bgjobs.get_setting('sla_hours_high')::numeric;
+  v_hours_medium   numeric := bgjobs.get_setting('sla_hours_medium')::numeric;
+  v_hours_low      numeric := bgjobs.get_setting('sla_hours_low')::numeric;
   v_cut_critical timestamptz := p_as_of - v_hours_critical * interval '1 hour';
   v_cut_high     timestamptz := p_as_of - v_hours_high * interval '1 hour';
   v_cut_medium   timestamptz := p_as_of - v_hours_medium * interval '1 hour';
@@ -134,3 +134,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_check_sla_and_overdue(timestamptz, uuid[]) IS
   'check-sla-and-overdue: flags newly overdue tasks and SLA violations once per episode, runs automation rules, audits violations.';
 REVOKE ALL ON FUNCTION bgjobs.job_check_sla_and_overdue(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_check_sla_and_overdue(timestamptz, uuid[]) TO bgjobs_runner;

@@ -12,7 +12,7 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_items    integer;
@@ -107,3 +107,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_check_upcoming_deadlines(timestamptz, uuid[]) IS
   'check-upcoming-deadlines: one digest per user of tasks and hearings due in the next 24 hours, and a deadline_approaching event per item.';
 REVOKE ALL ON FUNCTION bgjobs.job_check_upcoming_deadlines(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_check_upcoming_deadlines(timestamptz, uuid[]) TO bgjobs_runner;

@@ -13,7 +13,7 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_hearings integer;
@@ -89,3 +89,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_send_hearing_reminders(timestamptz, uuid[]) IS
   'send-hearing-reminders: queues reminders of today''s and tomorrow''s scheduled hearings (tenant dates) to case owners and advocates.';
 REVOKE ALL ON FUNCTION bgjobs.job_send_hearing_reminders(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_send_hearing_reminders(timestamptz, uuid[]) TO bgjobs_runner;

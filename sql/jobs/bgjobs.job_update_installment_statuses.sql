@@ -8,7 +8,7 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_updated integer;
@@ -37,3 +37,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_update_installment_statuses(timestamptz, uuid[]) IS
   'update-installment-statuses: pending installments due before the agency''s local date become overdue.';
 REVOKE ALL ON FUNCTION bgjobs.job_update_installment_statuses(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_update_installment_statuses(timestamptz, uuid[]) TO bgjobs_runner;

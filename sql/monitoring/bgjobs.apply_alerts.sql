@@ -12,18 +12,19 @@
 --  * a firing (subject, rule) of these rules that is not among the findings is resolved:
 --    one alert_resolved notice if any alert of the episode was sent (even during a
 --    silence: people were told it was bad; Alertmanager #226), none if the job was disabled.
--- Silences: bgjobs.silences rows covering as_of for the subject (or for all).
+-- Silences: bgjobs.silences rows covering as_of for the subject (or for all), and maintenance
+-- windows covering as_of (bgjobs.maintenance_until): the alert is held, sent after if still bad.
 -- Alerts go out through bgjobs.enqueue_alert with dedupe keys per (subject, rule, episode,
 -- notification number), so a replayed evaluation never queues a message twice.
 -- Returns counts: alerts, repeats, escalations, suppressed, silenced, resolved, queued.
 CREATE OR REPLACE FUNCTION bgjobs.apply_alerts(p_as_of timestamptz, p_rules text[], p_findings jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours', '6')::numeric * 3600);
-  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved', 'true')::boolean, true);
+  v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours')::numeric * 3600);
+  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved')::boolean, true);
   v_sev           text[] := ARRAY['INFO', 'WARNING', 'CRITICAL'];
   v_at            text := to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
   v_alerts        integer;
@@ -48,9 +49,10 @@ BEGIN
            a.since AS old_since, a.count AS old_count, a.notified_severity AS old_notified_severity,
            a.last_notified_at AS old_notified_at, a.suppressed AS old_suppressed, a.episodes AS old_episodes,
            hb.last_alert_at,
-           EXISTS (SELECT 1 FROM bgjobs.silences s
-                    WHERE (s.job_name IS NULL OR s.job_name = f.subject)
-                      AND s.starts_at <= p_as_of AND s.until > p_as_of) AS is_silenced
+           (EXISTS (SELECT 1 FROM bgjobs.silences s
+                     WHERE (s.job_name IS NULL OR s.job_name = f.subject)
+                       AND s.starts_at <= p_as_of AND s.until > p_as_of)
+            OR bgjobs.maintenance_until(f.subject, p_as_of) IS NOT NULL) AS is_silenced   -- held in a window
       FROM f
       LEFT JOIN bgjobs.alert_state a ON a.subject = f.subject AND a.rule = f.rule
       LEFT JOIN public.job_heartbeats hb ON f.rule = 'stale_heartbeat' AND hb.job_name = f.subject
@@ -165,3 +167,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) IS
   'Alert state machine: alert on entering a bad state, repeat after the suppression window, resolve; silences.';
 REVOKE ALL ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) TO bgjobs_runner;

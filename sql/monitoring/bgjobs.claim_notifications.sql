@@ -6,15 +6,15 @@
 -- no row is ever sent by two deliverers.  If the caller dies before committing, the rows
 -- are due again (at-least-once).  Both deliverers call this same function, then
 -- bgjobs.record_deliveries in the same transaction.
--- SECURITY DEFINER: `bgjobs worker` runs as a login role granted bgjobs_admin, which may
--- not read recipients or update the outbox directly.
+-- SECURITY DEFINER: `bgjobs worker` runs as a login role granted bgjobs_deliverer, which
+-- has no rights on the outbox itself; EXECUTE for bgjobs_deliverer only.
 CREATE OR REPLACE FUNCTION bgjobs.claim_notifications(p_as_of timestamptz, p_limit integer, p_deliverer text)
 RETURNS TABLE (tenant_id uuid, id uuid, channel text, recipient text, template text, payload jsonb,
                category text, attempts integer, dedupe_key text, created_at timestamptz, timezone text)
 LANGUAGE sql
 VOLATILE
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
   WITH c AS (
     SELECT n.tenant_id, n.id
@@ -36,4 +36,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.claim_notifications(timestamptz, integer, text) IS
   'Claims due outbox rows (FOR UPDATE SKIP LOCKED) for one delivery batch; record results with bgjobs.record_deliveries in the same transaction.';
 REVOKE ALL ON FUNCTION bgjobs.claim_notifications(timestamptz, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.claim_notifications(timestamptz, integer, text) TO bgjobs_admin;
+GRANT EXECUTE ON FUNCTION bgjobs.claim_notifications(timestamptz, integer, text) TO bgjobs_deliverer;

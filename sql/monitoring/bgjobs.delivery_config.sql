@@ -4,38 +4,39 @@
 -- RESEND_FROM, SMTP_USERNAME, SMTP_PASSWORD, and optionally WEBHOOK_URL and
 -- WHATSAPP_WEBHOOK_URL, which take precedence over the settings of the same name).
 -- The result holds secrets: it is never logged or stored by its callers.
--- SECURITY DEFINER: reads bgjobs.secrets; EXECUTE for bgjobs_admin only (the login role of
--- `bgjobs worker`), never bgjobs_viewer.
+-- SECURITY DEFINER: reads bgjobs.secrets; EXECUTE for bgjobs_deliverer only (granted to the
+-- login role of `bgjobs worker`, and the owner of the in-database delivery job), never
+-- bgjobs_admin, bgjobs_runner or bgjobs_viewer.
 CREATE OR REPLACE FUNCTION bgjobs.delivery_config()
 RETURNS jsonb
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object(
     'slack_webhook_url', bgjobs.get_secret('SLACK_WEBHOOK_URL'),
     'webhook_url', coalesce(bgjobs.get_secret('WEBHOOK_URL'), bgjobs.get_setting('webhook_url')),
     'whatsapp_webhook_url', coalesce(bgjobs.get_secret('WHATSAPP_WEBHOOK_URL'), bgjobs.get_setting('whatsapp_webhook_url')),
-    'email_transport', bgjobs.get_setting('email_transport', 'smtp'),
-    'smtp_host', bgjobs.get_setting('smtp_host', 'localhost'),
-    'smtp_port', bgjobs.get_setting('smtp_port', '25'),
-    'smtp_starttls', bgjobs.get_setting('smtp_starttls', 'false'),
-    'smtp_ssl', bgjobs.get_setting('smtp_ssl', 'false'),
+    'email_transport', bgjobs.get_setting('email_transport'),
+    'smtp_host', bgjobs.get_setting('smtp_host'),
+    'smtp_port', bgjobs.get_setting('smtp_port'),
+    'smtp_starttls', bgjobs.get_setting('smtp_starttls'),
+    'smtp_ssl', bgjobs.get_setting('smtp_ssl'),
     'smtp_username', bgjobs.get_secret('SMTP_USERNAME'),
     'smtp_password', bgjobs.get_secret('SMTP_PASSWORD'),
-    'alert_email_from', bgjobs.get_setting('alert_email_from', 'bgjobs@localhost'),
+    'alert_email_from', bgjobs.get_setting('alert_email_from'),
     'alert_email_to', bgjobs.get_setting('alert_email_to'),
     'resend_api_key', bgjobs.get_secret('RESEND_API_KEY'),
     'resend_from', coalesce(bgjobs.get_secret('RESEND_FROM'), bgjobs.get_setting('alert_email_from')),
-    'resend_base_url', bgjobs.get_setting('resend_base_url', 'https://api.resend.com'),
-    'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds', '10')::numeric, 10), 10),
-    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds', '40'),
-    'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size', '100')::integer, 100), 1),
-    'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts', '8')::integer, 8), 1),
-    'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds', '30')::integer, 30),
-    'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds', '3600')::integer, 3600)))
+    'resend_base_url', bgjobs.get_setting('resend_base_url'),
+    'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds')::numeric, 10), 10),
+    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds'),
+    'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size')::integer, 100), 1),
+    'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts')::integer, 8), 1),
+    'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds')::integer, 30),
+    'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds')::integer, 3600)))
 $$;
-COMMENT ON FUNCTION bgjobs.delivery_config() IS 'Delivery settings and secrets for a deliverer (admin only; holds secrets).';
+COMMENT ON FUNCTION bgjobs.delivery_config() IS 'Delivery settings and secrets for a deliverer (bgjobs_deliverer only; holds secrets).';
 REVOKE ALL ON FUNCTION bgjobs.delivery_config() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.delivery_config() TO bgjobs_admin;
+GRANT EXECUTE ON FUNCTION bgjobs.delivery_config() TO bgjobs_deliverer;

@@ -20,13 +20,13 @@ CREATE OR REPLACE FUNCTION bgjobs.detect_job_issues(p_as_of timestamptz)
 RETURNS TABLE (subject text, rule text, severity text, display_name text, summary text, details jsonb)
 LANGUAGE sql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 SET jit TO off
 AS $$
 WITH cfg AS (
-  SELECT greatest(bgjobs.get_setting('consecutive_failures_critical', '3')::integer, 1) AS fail_crit,
-         bgjobs.get_setting('slow_run_warning_factor', '1.5')::numeric AS slow_warn,
-         bgjobs.get_setting('slow_run_critical_factor', '2')::numeric AS slow_crit
+  SELECT greatest(bgjobs.get_setting('consecutive_failures_critical')::integer, 1) AS fail_crit,
+         bgjobs.get_setting('slow_run_warning_factor')::numeric AS slow_warn,
+         bgjobs.get_setting('slow_run_critical_factor')::numeric AS slow_crit
 ),
 r AS (
   SELECT * FROM bgjobs.job_registry WHERE enabled
@@ -116,6 +116,9 @@ SELECT m.job_name, 'missed_run', 'CRITICAL', m.job_name,
          'grace', m.grace::text)
   FROM missed m
  WHERE m.is_missed
+   -- no missed run inside a maintenance window, nor for a slot that fell in one
+   AND bgjobs.maintenance_until(m.job_name, p_as_of) IS NULL
+   AND (m.expected_at IS NULL OR bgjobs.maintenance_until(m.job_name, m.expected_at) IS NULL)
 UNION ALL
 SELECT f.job_name, 'consecutive_failures',
        CASE WHEN f.n >= c.fail_crit THEN 'CRITICAL' ELSE 'WARNING' END,
@@ -150,3 +153,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.detect_job_issues(timestamptz) IS
   'Per-job findings at as_of: missed_run, consecutive_failures, slow_run (one row per bad job and rule).';
 REVOKE ALL ON FUNCTION bgjobs.detect_job_issues(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.detect_job_issues(timestamptz) TO bgjobs_runner;

@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamptz)
 RETURNS TABLE (subject text, rule text, severity text, display_name text, summary text, details jsonb)
 LANGUAGE sql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 SELECT h.job_name, 'stale_heartbeat', 'WARNING', h.job_name,
        format('%s has not reported a heartbeat for %s hours (last %s, status %s; stale after %s)',
@@ -21,7 +21,7 @@ SELECT h.job_name, 'stale_heartbeat', 'WARNING', h.job_name,
   LEFT JOIN bgjobs.job_registry r ON r.job_name = h.job_name
  CROSS JOIN LATERAL (
    SELECT coalesce(r.stale_after,
-                   make_interval(secs => bgjobs.get_setting('heartbeat_stale_hours', '24')::numeric * 3600)) AS stale_after
+                   make_interval(secs => bgjobs.get_setting('heartbeat_stale_hours')::numeric * 3600)) AS stale_after
  ) s
  WHERE r.enabled IS DISTINCT FROM false
    AND h.last_run_at < p_as_of - s.stale_after
@@ -29,3 +29,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.detect_stale_heartbeats(timestamptz) IS
   'Stale heartbeats at as_of (runbook: last_run_at older than 24 hours).';
 REVOKE ALL ON FUNCTION bgjobs.detect_stale_heartbeats(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.detect_stale_heartbeats(timestamptz) TO bgjobs_runner;

@@ -14,13 +14,13 @@ CREATE OR REPLACE FUNCTION bgjobs.detect_system_issues(p_as_of timestamptz)
 RETURNS TABLE (subject text, rule text, severity text, display_name text, summary text, details jsonb)
 LANGUAGE sql
 STABLE
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 SET jit TO off
 AS $$
 WITH cfg AS (
-  SELECT bgjobs.get_setting('success_rate_warning_pct', '90')::numeric AS rate_warn,
-         bgjobs.get_setting('delivery_rate_info_pct', '99')::numeric AS delivery_info,
-         bgjobs.get_setting('rule_storm_per_hour', '10')::integer AS storm
+  SELECT bgjobs.get_setting('success_rate_warning_pct')::numeric AS rate_warn,
+         bgjobs.get_setting('delivery_rate_info_pct')::numeric AS delivery_info,
+         bgjobs.get_setting('rule_storm_per_hour')::integer AS storm
 ),
 runs AS (
   SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS completed,
@@ -97,3 +97,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.detect_system_issues(timestamptz) IS
   'System findings at as_of: no_jobs_24h, low_success_rate, delivery_rate, rule_storm, analytics_anomaly.';
 REVOKE ALL ON FUNCTION bgjobs.detect_system_issues(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.detect_system_issues(timestamptz) TO bgjobs_runner;

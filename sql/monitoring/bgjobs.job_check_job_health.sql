@@ -10,7 +10,7 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_check_job_health(p_as_of timestamptz, p_tenants uuid[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_reaped   integer;
@@ -63,3 +63,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_check_job_health(timestamptz, uuid[]) IS
   'check-job-health: cancels overdue runs; missed runs, failures, slow runs, system rules; alert state. Returns status ok|warning|critical.';
 REVOKE ALL ON FUNCTION bgjobs.job_check_job_health(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_check_job_health(timestamptz, uuid[]) TO bgjobs_runner;

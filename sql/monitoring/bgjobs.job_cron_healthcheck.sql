@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_cron_healthcheck(p_as_of timestamptz, p_tenants uuid[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_findings jsonb;
@@ -36,3 +36,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_cron_healthcheck(timestamptz, uuid[]) IS
   'cron-healthcheck: stale heartbeats (24h) with the runbook''s 6h anti-spam on last_alert_at.';
 REVOKE ALL ON FUNCTION bgjobs.job_cron_healthcheck(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_cron_healthcheck(timestamptz, uuid[]) TO bgjobs_runner;

@@ -15,14 +15,14 @@
 CREATE OR REPLACE FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamptz, p_tenants uuid[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_days_jobs  integer := coalesce(bgjobs.get_setting('retention_days_jobs_log', '90')::integer, 0);
-  v_days_audit integer := coalesce(bgjobs.get_setting('retention_days_audit_log', '90')::integer, 0);
-  v_days_auto  integer := coalesce(bgjobs.get_setting('retention_days_automation_logs', '180')::integer, 0);
-  v_days_notif integer := coalesce(bgjobs.get_setting('retention_days_notifications', '90')::integer, 0);
-  v_days_cron  integer := coalesce(bgjobs.get_setting('retention_days_cron_run_details', '30')::integer, 0);
+  v_days_jobs  integer := coalesce(bgjobs.get_setting('retention_days_jobs_log')::integer, 0);
+  v_days_audit integer := coalesce(bgjobs.get_setting('retention_days_audit_log')::integer, 0);
+  v_days_auto  integer := coalesce(bgjobs.get_setting('retention_days_automation_logs')::integer, 0);
+  v_days_notif integer := coalesce(bgjobs.get_setting('retention_days_notifications')::integer, 0);
+  v_days_cron  integer := coalesce(bgjobs.get_setting('retention_days_cron_run_details')::integer, 0);
   v_jobs   integer := 0;
   v_audit  integer := 0;
   v_auto   integer := 0;
@@ -58,7 +58,12 @@ BEGIN
        AND n.status IN ('sent', 'dead', 'cancelled');
     GET DIAGNOSTICS v_notif = ROW_COUNT;
   END IF;
-  IF v_days_cron > 0 AND to_regclass('cron.job_run_details') IS NOT NULL THEN
+  -- pg_cron's row security limits this to bgjobs_runner's own runs: other applications'
+  -- history is never deleted (looked up in the catalog: the runner may lack the schema)
+  IF v_days_cron > 0 AND EXISTS (
+       SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'cron' AND c.relname = 'job_run_details'
+          AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'DELETE')) THEN
     EXECUTE format('DELETE FROM %I.%I WHERE start_time < $1', 'cron', 'job_run_details')
       USING p_as_of - make_interval(days => v_days_cron);
     GET DIAGNOSTICS v_cron = ROW_COUNT;
@@ -82,3 +87,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_purge_old_logs(timestamptz, uuid[]) IS
   'purge-old-logs: retention of jobs_log, audit_log, automation_logs, notifications, cron.job_run_details (retention_days_* settings).';
 REVOKE ALL ON FUNCTION bgjobs.job_purge_old_logs(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_purge_old_logs(timestamptz, uuid[]) TO bgjobs_runner;

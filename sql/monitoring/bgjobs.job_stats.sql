@@ -21,7 +21,7 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 SELECT r.job_name,
        last.eff, last.status, round(extract(epoch FROM last.completed_at - last.started_at)::numeric, 3),
@@ -80,4 +80,5 @@ $$;
 COMMENT ON FUNCTION bgjobs.job_stats(timestamptz) IS
   'Per-job success rates (24h/7d/30d), p50/p95 durations, health score and label, as of a moment.';
 REVOKE ALL ON FUNCTION bgjobs.job_stats(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_stats(timestamptz) TO bgjobs_runner;
 GRANT EXECUTE ON FUNCTION bgjobs.job_stats(timestamptz) TO bgjobs_admin, bgjobs_viewer;

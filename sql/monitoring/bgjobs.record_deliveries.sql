@@ -52,4 +52,4 @@ $$;
 COMMENT ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) IS
   'Records a delivery batch''s outcomes (sent / failed with backoff / dead / deferred).';
 REVOKE ALL ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) TO bgjobs_admin;
+GRANT EXECUTE ON FUNCTION bgjobs.record_deliveries(jsonb, timestamptz, text) TO bgjobs_deliverer;

@@ -8,7 +8,7 @@ CREATE OR REPLACE FUNCTION public.silence_job(job_name text, until timestamptz, 
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_job text := nullif(nullif(btrim(silence_job.job_name), ''), '*');

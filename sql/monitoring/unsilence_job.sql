@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION public.unsilence_job(job_name text)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO pg_catalog, public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_job text := nullif(nullif(btrim(unsilence_job.job_name), ''), '*');

@@ -13,10 +13,13 @@
 -- is greatest(as_of, clock_timestamp()) (so run_job() with a future as_of replays a
 -- backoff schedule at once).  The config (with secrets) lives only in this function's
 -- memory: never in the result.
+-- SECURITY DEFINER, owned by bgjobs_deliverer: the secrets it sends with are readable by
+-- that role only; bgjobs_runner (pg_cron's user) may run the delivery, never read them.
 CREATE OR REPLACE FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamptz, p_tenants uuid[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpython3u
 VOLATILE
+SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 AS $py$
 #bgjobs:import bgjobs_channels
@@ -35,11 +38,14 @@ if "bgjobs_claim_plan" not in SD:
         ["text", "float8", "text"])
     SD["bgjobs_start_plan"] = plpy.prepare(
         "SELECT pg_catalog.date_part('epoch', greatest($1, pg_catalog.clock_timestamp())) AS started, "
-        "(SELECT pg_catalog.min(pg_catalog.date_part('epoch', r.timeout)) FROM bgjobs.job_registry r "
-        "  WHERE r.function_schema = 'bgjobs' AND r.function_name = 'job_deliver_notifications') AS timeout",
+        "pg_catalog.has_column_privilege('bgjobs.job_registry', 'timeout', 'SELECT') AS can_read_timeout",
         ["timestamptz"])
+    SD["bgjobs_timeout_plan"] = plpy.prepare(
+        "SELECT pg_catalog.min(pg_catalog.date_part('epoch', r.timeout)) AS timeout FROM bgjobs.job_registry r "
+        "WHERE r.function_schema = 'bgjobs' AND r.function_name = 'job_deliver_notifications'")
     SD["bgjobs_tick_plan"] = plpy.prepare("SELECT 1")
 start = plpy.execute(SD["bgjobs_start_plan"], [p_as_of])[0]
+job_timeout = plpy.execute(SD["bgjobs_timeout_plan"])[0]["timeout"] if start["can_read_timeout"] else None
 claim_plan, record_plan, tick_plan = SD["bgjobs_claim_plan"], SD["bgjobs_record_plan"], SD["bgjobs_tick_plan"]
 
 
@@ -56,7 +62,7 @@ def tick():                      # CHECK_FOR_INTERRUPTS: a pending cancel or ter
 
 
 totals = bgjobs_delivery.drain(claim, record, config, tick=tick,
-                               budget_seconds=bgjobs_delivery.run_budget(config, start["timeout"]))
+                               budget_seconds=bgjobs_delivery.run_budget(config, job_timeout))
 return json.dumps({
     "claimed": totals["claimed"],
     "sent": totals["sent"],
@@ -71,4 +77,6 @@ return json.dumps({
 $py$;
 COMMENT ON FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) IS
   'deliver-notifications: batches of due outbox rows (SKIP LOCKED) within a time budget, sent by bgjobs_channels; retries with backoff.';
+ALTER FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) OWNER TO bgjobs_deliverer;
 REVOKE ALL ON FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.job_deliver_notifications(timestamptz, uuid[]) TO bgjobs_runner;

@@ -15,7 +15,8 @@ SELECT
   r.schedule,
   r.local_time,
   r.enabled,
-  CASE WHEN to_regclass('cron.job') IS NULL THEN NULL            -- pg_cron lives in another database
+  CASE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = 'cron')
+       THEN NULL                                                -- pg_cron lives in another database
        ELSE coalesce(c.active, false) AND r.enabled END         AS active,
   CASE
     WHEN h.pid IS NOT NULL THEN 'Running'

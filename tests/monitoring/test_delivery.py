@@ -286,12 +286,12 @@ def test_in_database_job_and_worker_at_once_never_double_send(sql, db, configure
     assert by.get("in-database", 0) > 0 and by.get("worker:test", 0) > 0   # both really worked
 
 
-def test_worker_once_as_a_login_role_granted_bgjobs_admin(sql, db, pg_server, configure, httpserver, capsys):
+def test_worker_once_as_a_login_role_granted_bgjobs_deliverer(sql, db, pg_server, configure, httpserver, capsys):
     httpserver.expect_request("/slack").respond_with_data("ok")
     configure(slack=httpserver.url_for("/slack"))
     sql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mon_worker') THEN "
         "CREATE ROLE mon_worker LOGIN PASSWORD 'w0rker-pw'; END IF; END $$")
-    sql("GRANT bgjobs_admin TO mon_worker")
+    sql("GRANT bgjobs_deliverer TO mon_worker")
     sql("INSERT INTO jobs_log (job_name, status, error_message) VALUES ('check-sla-and-overdue', 'failed', 'x')")
     dsn = psycopg.conninfo.make_conninfo(db, user="mon_worker", password="w0rker-pw")
     totals = worker.main(dsn, once=True, report=print)
@@ -419,7 +419,7 @@ def test_viewer_cannot_read_secrets_but_reads_monitoring(sql, conn, run, viewer_
                 c.execute("RESET ROLE")
     allowed = ["SELECT * FROM job_status", "SELECT * FROM job_success_rates", "SELECT * FROM job_alerts",
                "SELECT * FROM job_silences", "SELECT * FROM healthcheck_summary", "SELECT job_metrics()",
-               "SELECT job_metrics_prometheus()", "SELECT status, last_error FROM notifications",
+               "SELECT job_metrics_prometheus()", "SELECT status, attempts FROM notifications",
                "SELECT * FROM jobs_log", "SELECT * FROM job_heartbeats"]
     for q in allowed:
         text = json.dumps(viewer_conn.execute(q).fetchall(), default=str)

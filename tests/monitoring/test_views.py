@@ -165,6 +165,8 @@ def test_purge_old_logs_keeps_what_retention_says(sql, run):
     sql("CREATE SCHEMA cron")
     sql("CREATE TABLE cron.job_run_details (runid bigserial, start_time timestamptz)")
     sql("INSERT INTO cron.job_run_details (start_time) VALUES (now() - interval '31 days'), (now() - interval '29 days')")
+    sql("GRANT USAGE ON SCHEMA cron TO bgjobs_runner")     # as install grants it for pg_cron's own schema
+    sql("GRANT SELECT, DELETE ON cron.job_run_details TO bgjobs_runner")
     r = run("purge-old-logs")["results"]
     assert (r["jobsLog"], r["auditLog"], r["automationLogs"], r["notifications"], r["cronJobRunDetails"]) == (1, 1, 1, 1, 1)
     assert sql("SELECT count(*) FROM jobs_log WHERE job_name = 'check-sla-and-overdue'") == [(1,)]

@@ -1,0 +1,129 @@
+"""Issue 7 with pg_cron's real clock: bgjobs installed with its schedules, demo data, the
+attacker's plants in `public`; then everything runs as a superuser and as the viewer and
+pg_cron ticks for real (deliver-notifications and two more jobs every minute), once on the
+install and once more after a re-install under a search_path that puts public first.
+pg_cron runs bgjobs' jobs as bgjobs_runner, the planted code never runs, and the attacker
+stays a non-superuser.  Waits on the real clock: a few minutes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+
+from bgjobs import install as inst
+from bgjobs.errors import BgjobsError
+from bgjobs.settings import parse
+
+from .conftest import (ATTACKER, SmtpSink, drop_attacker, hostile_dsn, load_demo_data, make_attacker,
+                       run_everything)
+
+pytestmark = pytest.mark.slow
+
+EVERY_MINUTE = ("deliver-notifications", "check-sla-and-overdue", "check-job-health")
+WAIT_SECONDS = 170           # two minute boundaries, and pg_cron 1.4's one-job-at-a-time
+
+
+@dataclass
+class CronAttack:
+    dbname: str
+    dsn: str
+    attacker: object
+    errors: list[str] = field(default_factory=list)
+    cron_runs: list[tuple] = field(default_factory=list)      # (round, job, status, trigger) of jobs_log
+
+
+def _wait_for_cron_runs(dsn: str, after, round_name: str, state: CronAttack) -> None:
+    """Wait until pg_cron itself (trigger 'cron'; the test never calls the entry procedure
+    here) has finished a run of each EVERY_MINUTE job that started after `after`."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    with psycopg.connect(dsn, autocommit=True) as c:
+        while True:
+            rows = c.execute(
+                "SELECT DISTINCT ON (job_name) job_name, status, trigger FROM public.jobs_log "
+                "WHERE job_name = ANY(%s) AND trigger = 'cron' AND started_at > %s AND status <> 'running' "
+                "ORDER BY job_name, started_at", (list(EVERY_MINUTE), after)).fetchall()
+            if len(rows) == len(EVERY_MINUTE) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+    state.cron_runs += [(round_name, *r) for r in rows]
+    missing = set(EVERY_MINUTE) - {r[0] for r in rows}
+    if missing:
+        state.errors.append(f"{round_name}: pg_cron ran no {', '.join(sorted(missing))} "
+                            f"within {WAIT_SECONDS} s after the planting")
+
+
+@pytest.fixture(scope="module")
+def cron_attack(pg_server, cron_conn):
+    name = f"t_sec_{uuid.uuid4().hex[:10]}"
+    dsn = pg_server.dsn(name)
+    with pg_server.admin() as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+        c.execute(f"CREATE ROLE {ATTACKER} LOGIN NOSUPERUSER PASSWORD 'pw'")
+    planted_dbs: list[str] = []
+    sink = SmtpSink()
+    try:
+        settings = parse({"smtp_host": "127.0.0.1", "smtp_port": sink.port, "alert_email_to": "ops@example.com",
+                          "jobs": {j: {"schedule": "* * * * *"} for j in EVERY_MINUTE}})
+        inst.install(dsn, settings, report=lambda s: None)
+        load_demo_data(dsn)
+        state = CronAttack(name, dsn, make_attacker(pg_server, name, planted_dbs))
+        state.attacker.plant()
+        for round_name in ("install", "re-install under search_path public, pg_catalog"):
+            if round_name != "install":
+                try:
+                    inst.install(hostile_dsn(dsn), settings, report=lambda s: None)
+                except BgjobsError as exc:
+                    state.errors.append(f"{round_name}: {exc}")
+            with psycopg.connect(dsn, autocommit=True) as c:
+                after = c.execute("SELECT now()").fetchone()[0]
+            state.errors += [f"{round_name}: {e}" for e in run_everything(dsn, scheduled_entry=False)]
+            _wait_for_cron_runs(dsn, after, round_name, state)
+        yield state
+    finally:
+        sink.close()
+        with psycopg.connect(pg_server.dsn(pg_server.cron_db), autocommit=True) as c:
+            for (jobid,) in c.execute("SELECT jobid FROM cron.job WHERE database = %s", (name,)).fetchall():
+                c.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
+        drop_attacker(pg_server, planted_dbs)
+        with pg_server.admin() as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_planted_code_never_runs_while_pg_cron_ticks(cron_attack):
+    ticked = {(r[0], r[1]) for r in cron_attack.cron_runs}
+    assert len(ticked) == 2 * len(EVERY_MINUTE), f"pg_cron did not tick every job: {cron_attack.errors}"
+    verdict = cron_attack.attacker.verdict()
+    assert verdict is None, verdict
+
+
+def test_everything_still_works_with_the_plants_in_place(cron_attack):
+    assert cron_attack.errors == []
+    assert all(r[2] == "success" for r in cron_attack.cron_runs), cron_attack.cron_runs
+
+
+def test_pg_cron_runs_bgjobs_jobs_as_bgjobs_runner(cron_attack, cron_conn):
+    users = cron_conn.execute("SELECT jobname, username FROM cron.job WHERE database = %s ORDER BY 1",
+                              (cron_attack.dbname,)).fetchall()
+    assert users, "no pg_cron jobs for the installed database"
+    assert {u for _, u in users} == {"bgjobs_runner"}, users
+    # pg_cron's own record of the runs it made for this database: as bgjobs_runner, succeeded
+    details = cron_conn.execute(
+        "SELECT DISTINCT d.username, d.status FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
+        "WHERE j.database = %s AND d.status NOT IN ('starting', 'running')", (cron_attack.dbname,)).fetchall()
+    assert details == [("bgjobs_runner", "succeeded")], details
+    with psycopg.connect(cron_attack.dsn, autocommit=True) as c:
+        for job in EVERY_MINUTE:
+            assert c.execute("SELECT count(*) FROM public.jobs_log WHERE job_name = %s AND trigger = 'cron' "
+                             "AND status = 'success'", (job,)).fetchone()[0] >= 2, job
+
+
+def test_pg_cron_own_runs_run_no_planted_code(cron_attack):
+    """The path of the finding itself: what pg_cron's background worker ran (its backend
+    type, pg_cron, is recorded by the planted code)."""
+    _, rows = cron_attack.attacker.calls()
+    from_cron = sorted({f"{r[1]} as {r[2]} ({r[4]})" for r in rows if "cron" in (r[4] or "")})
+    assert from_cron == [], f"pg_cron's runs called planted code: {'; '.join(from_cron)}"
