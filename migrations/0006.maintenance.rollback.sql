@@ -1,2 +1,2 @@
--- Rollback of 0007.maintenance.
+-- Rollback of 0006.maintenance.
 DROP TABLE IF EXISTS bgjobs.maintenance_windows;
