@@ -15,7 +15,8 @@ bgjobs.demodata, then measures side by side:
   3. update-installment-statuses over 1 M installments vs the bare UPDATE;
   4. peak memory of the backend (VmHWM in /proc/<pid>/status) during the 1 M-row runs.
 
-Results go to benchmarks/RESULTS-jobs.md (overwritten) and to stdout.
+Results go to benchmarks/RESULTS-jobs.md (overwritten) and to stdout.  --quick is a smoke
+run (20 tenants, one repeat) that prints its figures and leaves RESULTS-jobs.md alone.
 """
 
 from __future__ import annotations
@@ -147,7 +148,11 @@ def main() -> int:
     ap.add_argument("--tenants", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="leave the sandbox running")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: 20 tenants, one repeat, results to stdout only (RESULTS-jobs.md untouched)")
     args = ap.parse_args()
+    if args.quick:
+        args.tenants, args.repeat = min(args.tenants, 20), 1
 
     started = time.perf_counter()
     tmp = None
@@ -325,8 +330,11 @@ def run(sb, args, started) -> int:
     b.say("Installment runs (job, bare alternating): " + "; ".join(fmt_mem(m) for m in mems_i))
     b.say("")
     b.say(f"Benchmark wall time: {time.perf_counter() - started:.0f} s.")
-    RESULTS.write_text("\n".join(b.lines) + "\n")
-    print(f"\nwritten to {RESULTS}")
+    if args.quick:
+        print(f"\n--quick: {RESULTS.name} left as it was")
+    else:
+        RESULTS.write_text("\n".join(b.lines) + "\n")
+        print(f"\nwritten to {RESULTS}")
     return 0
 
 

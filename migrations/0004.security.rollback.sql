@@ -6,4 +6,4 @@ REVOKE ALL ON public.tenants, public.users, public.courts, public.cases, public.
     public.job_heartbeats, public.notifications, public.app_settings FROM bgjobs_runner;
 REVOKE ALL ON ALL TABLES IN SCHEMA bgjobs FROM bgjobs_runner, bgjobs_deliverer;
 REVOKE USAGE ON SCHEMA bgjobs FROM bgjobs_runner, bgjobs_deliverer;
-DROP TABLE IF EXISTS bgjobs.setting_spec;
+DROP TABLE IF EXISTS bgjobs.setting_spec, bgjobs.installed_routines;

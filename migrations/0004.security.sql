@@ -37,6 +37,14 @@ COMMENT ON TABLE bgjobs.setting_spec IS
   'The type, range and default of every app_settings key; written by bgjobs install from installer/bgjobs/settings.py.';
 REVOKE ALL ON bgjobs.setting_spec FROM PUBLIC;
 
+-- The routines the last install created (identity as regprocedure text): an install drops
+-- those that the new release no longer defines.
+CREATE TABLE bgjobs.installed_routines (
+    identity     text PRIMARY KEY,
+    installed_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON bgjobs.installed_routines FROM PUBLIC;
+
 -- Runtime: what a run records, and what the monitoring and delivery jobs maintain.
 GRANT USAGE ON SCHEMA bgjobs TO bgjobs_runner, bgjobs_deliverer;
 GRANT SELECT ON bgjobs.job_registry, bgjobs.setting_spec TO bgjobs_runner;

@@ -42,7 +42,8 @@ def connect(dsn: str, dbname: str | None = None, autocommit: bool = False, **kw)
                           "(check its quoting and %-escapes)") from None
     except psycopg.OperationalError as exc:
         target = describe(_conninfo.make_conninfo(dsn, dbname=dbname) if dbname else dsn)
-        raise BgjobsError(f"cannot connect to {target}: {_without(first_line(exc), dsn)}") from None
+        hint = "" if dsn else "; no DSN was given: pass --dsn or set DATABASE_URL (or libpq's PGHOST, PGDATABASE, ...)"
+        raise BgjobsError(f"cannot connect to {target}: {_without(first_line(exc), dsn)}{hint}") from None
     pin_search_path(conn)
     return conn
 

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from . import demodata, install, pymodules, sandbox, status
+from . import demodata, install, output, pymodules, sandbox, status
 from .db import connect
 from .settings import DEFAULTS, Settings
 
@@ -461,7 +461,7 @@ def main(directory: Path | None, port: int | None, report: Report = print) -> di
             restored = sinks.close()    # what the sinks received stays readable
 
         report("")
-        report(status.render(status.fetch(sb.dsn)))
+        report(status.render(status.fetch(sb.dsn), width=output.width_for()))
 
         rows = conn.execute(
             """SELECT n.channel, coalesce(n.recipient, '(ops channel)'), n.template, n.payload, t.timezone, n.status
@@ -498,8 +498,42 @@ def main(directory: Path | None, port: int | None, report: Report = print) -> di
         if restored:
             report(restored)
     report("")
-    report(f"demo finished in {time.monotonic() - started:.1f}s; DSN: {sb.dsn}")
+    report(f"demo finished in {time.monotonic() - started:.1f}s")
+    for line in still_running(sb, conn_jobs(sb)):
+        report(line)
     return outcome
+
+
+def conn_jobs(sb) -> list[str]:
+    """The sandbox's active pg_cron jobs, 'name (schedule)'."""
+    try:
+        with connect(sb.dsn, autocommit=True) as conn:
+            return [f"{n} ({s})" for n, s in conn.execute(
+                "SELECT jobname, schedule FROM cron.job WHERE active AND database = current_database() "
+                "ORDER BY jobname").fetchall()]
+    except Exception:   # noqa: BLE001 - only a hint in the closing lines
+        return []
+
+
+def still_running(sb, jobs: list[str]) -> list[str]:
+    """The demo's closing lines: what keeps running, how to reach it, how to stop it; never
+    the password (it stays in the sandbox's state file, readable only by its owner)."""
+    d = str(sb.dir)
+    quoted = f"'{d}'" if any(c.isspace() for c in d) else d
+    lines = ["", f"still running: the sandbox PostgreSQL in {d}, on 127.0.0.1:{sb.port}"]
+    if jobs:
+        every_minute = [j.split(" (")[0] for j in jobs if j.endswith("(* * * * *)")]
+        lines.append(f"  with pg_cron ticking {len(jobs)} job(s) on their schedules"
+                     + (f" ({', '.join(every_minute)} every minute)" if every_minute else "")
+                     + "; bgjobs status shows when each runs next")
+        lines.append("  (the demo's loopback sinks are closed: what the jobs queue from now on waits in the outbox "
+                     "until delivery settings are real)")
+    lines += [(f"  connect: psql 'postgresql://{sandbox.SUPERUSER}@127.0.0.1:{sb.port}/{sandbox.DATABASE}' "
+               f"(the password is in {sandbox._state_file(sb.dir)}, readable only by you; "
+               f"bgjobs sandbox status --dir {quoted} prints the full DSN)"),
+              f"  look:    bgjobs status --dsn \"$(bgjobs sandbox status --dir {quoted} | tail -1)\"",
+              f"  stop it: bgjobs sandbox stop --dir {quoted}"]
+    return lines
 
 
 def _sample(rows: list, limit: int) -> list:

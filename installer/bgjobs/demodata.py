@@ -49,6 +49,23 @@ CASES = ("Appeal against ASMT-10 order", "Input tax credit mismatch", "Refund of
          "Valuation of related-party supply", "Cancellation of registration")
 
 
+# tables load() counts, in order (a progress bar's total)
+STEPS = 11
+
+
+class _Counts(dict):
+    """Row counts per table; each new count is reported to on_step (progress)."""
+
+    def __init__(self, on_step):
+        super().__init__(loaded=True)
+        self.on_step = on_step
+
+    def __setitem__(self, table, n):
+        super().__setitem__(table, n)
+        if self.on_step is not None:
+            self.on_step(table, n)
+
+
 def _uuid(seed: int, kind: str) -> str:
     """SQL expression of a deterministic uuid for (seed, kind, key...)."""
     return f"md5(concat_ws(':', {int(seed)}, '{kind}', {{}}))::uuid"
@@ -58,10 +75,11 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
          as_of: datetime | None = None, users_per_tenant: int = 6, installments_per_tenant: int | None = None,
          hearings_per_tenant: int | None = None, documents_per_tenant: int | None = None,
          rules: bool = True, recent_overdue_pct: float = 0.0, preflag: bool = False,
-         whatsapp_every: int = 3) -> dict:
+         whatsapp_every: int = 3, on_step=None) -> dict:
     """Load the demo data set; returns row counts per table (``{"loaded": False}`` when the
     seed's data is already there).  Works in the caller's transaction state: with an
-    autocommit connection each statement commits."""
+    autocommit connection each statement commits.  on_step(table, rows) is called as each
+    table is loaded (STEPS calls with rules)."""
     as_of = as_of or datetime.now(timezone.utc)
     n_inst = tasks_per_tenant if installments_per_tenant is None else installments_per_tenant
     n_hear = max(2, tasks_per_tenant // 5) if hearings_per_tenant is None else hearings_per_tenant
@@ -82,7 +100,7 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
         cur = conn.execute(query, p)
         return cur.rowcount
 
-    counts: dict = {"loaded": True}
+    counts: dict = _Counts(on_step)
     with conn.transaction():
         conn.execute("SELECT setseed(%s)", ((seed % 1000) / 1000.0,))
         ex("CREATE TEMP TABLE pg_temp.demo_t (tn int PRIMARY KEY, id uuid, tz text) ON COMMIT DROP")
@@ -240,4 +258,4 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
                            (%(as_of)s::timestamptz AT TIME ZONE t0.tz)::date + (random() * 120 - 60)::int AS due,
                            random() AS r, random() AS r2
                       FROM pg_temp.demo_t t0, generate_series(1, %(ni)s) k) t""")
-    return counts
+    return dict(counts)

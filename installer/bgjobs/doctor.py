@@ -213,8 +213,8 @@ def run(dsn: str, report: Callable[[str], None] = print) -> bool:
         failing = conn.execute("SELECT job_name, last_error FROM public.job_status WHERE state = 'Failed'").fetchall()
         d.say(WARN if failing else OK, "last runs", ", ".join(f"{j} failed" for j, _ in failing) if failing
               else "no job's last run failed")
-        slack = _one(conn, "SELECT count(*) FROM bgjobs.secrets WHERE name = 'SLACK_WEBHOOK_URL'") \
-            if _one(conn, "SELECT has_table_privilege('bgjobs.secrets', 'SELECT')") else 0
+        slack = _one(conn, "SELECT bgjobs.secret_is_set('SLACK_WEBHOOK_URL')") \
+            if _one(conn, "SELECT has_function_privilege('bgjobs.secret_is_set(text)', 'EXECUTE')") else False
         email = _one(conn, "SELECT bgjobs.get_setting('alert_email_to')")
         d.say(OK if (slack or email) else WARN, "alert channels",
               ", ".join(x for x in ("Slack webhook" if slack else "", f"email to {email}" if email else "") if x)

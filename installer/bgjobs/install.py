@@ -48,37 +48,95 @@ class Preflight:
         return self.cron_db == self.dbname
 
 
+CRON_FUNCTIONS = ("cron.schedule_in_database(text,text,text,text,text,boolean)",
+                  "cron.alter_job(bigint,text,text,text,text,boolean)")
+
+
 def preflight(conn: psycopg.Connection, need_cron: bool = True) -> Preflight:
+    """Everything install needs, checked before its first change.  What only a superuser
+    can grant is collected and named in one line, as the exact statements to run."""
     q = lambda s, *a: conn.execute(s, a or None).fetchone()  # noqa: E731
     num, version = q("SELECT current_setting('server_version_num')::int, current_setting('server_version')")
-    dbname, user, superuser = q("SELECT current_database(), current_user, "
-                                "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)")
+    dbname, user, superuser, createrole = q(
+        "SELECT current_database(), current_user, r.rolsuper, r.rolcreaterole FROM pg_roles r WHERE r.rolname = current_user")
     if num < 150000:
         raise BgjobsError(f"PostgreSQL 15 or newer is required; {dbname} runs {version}")
+    grants: list[str] = []
+    qi = lambda name: sql.Identifier(name).as_string(conn)  # noqa: E731
     if not q("SELECT has_database_privilege(current_database(), 'CREATE')")[0]:
-        raise BgjobsError(f"role {user} lacks CREATE on database {dbname} (needed for schema bgjobs); "
-                          f"GRANT CREATE ON DATABASE {dbname} TO {user}, or install as the database owner")
+        grants.append(f"GRANT CREATE ON DATABASE {qi(dbname)} TO {qi(user)}")
+    if not q("SELECT has_schema_privilege('public', 'CREATE')")[0]:
+        grants.append(f"GRANT CREATE ON SCHEMA public TO {qi(user)}")
     missing_roles = [r for r in ROLES if not q("SELECT 1 FROM pg_roles WHERE rolname = %s", r)]
-    if missing_roles and not q("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user")[0]:
-        raise BgjobsError(f"roles {', '.join(missing_roles)} do not exist and {user} cannot create them "
-                          f"(needs CREATEROLE); create them NOLOGIN first")
-    preload = q("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'")
-    cron_db = q("SELECT current_setting('cron.database_name', true)")[0]
-    loaded = bool(cron_db) or (preload is not None and "pg_cron" in (preload[0] or ""))
-    if loaded and not cron_db:
-        cron_db = "postgres"
-    if need_cron and not loaded:
+    if not superuser and not createrole:
+        if missing_roles:
+            grants += [f"CREATE ROLE {r} {'LOGIN' if r == RUNNER else 'NOLOGIN'}" for r in missing_roles]
+        for r in (RUNNER,):
+            if r in missing_roles or not q("SELECT pg_has_role(current_user, %s, 'MEMBER')", r)[0]:
+                grants.append(f"GRANT {r} TO {qi(user)}")
+
+    # pg_cron: here (its schema is in this database), or in cron.database_name
+    cron_here = q("SELECT 1 FROM pg_namespace WHERE nspname = 'cron'") is not None
+    try:
+        with conn.transaction():
+            cron_db = q("SELECT current_setting('cron.database_name', true)")[0]
+    except psycopg.errors.InsufficientPrivilege:
+        cron_db = dbname if cron_here else None
+        if need_cron and not cron_here:
+            grants.append(f"GRANT pg_read_all_settings TO {qi(user)}")
+    loaded = bool(cron_db) or cron_here
+    if need_cron and not loaded and not grants:
         raise BgjobsError("pg_cron is not loaded: add shared_preload_libraries = 'pg_cron' and "
                           "cron.database_name = '<database>' to postgresql.conf and restart the server "
                           "(or install with --no-schedule)")
     installed_py = q("SELECT 1 FROM pg_extension WHERE extname = 'plpython3u'") is not None
     available_py = q("SELECT 1 FROM pg_available_extensions WHERE name = 'plpython3u'") is not None
-    pf = Preflight(dbname, user, version, bool(superuser), loaded, cron_db, installed_py or (available_py and bool(superuser)))
+    # PL/Python is an untrusted language: only a superuser creates its functions
+    pf = Preflight(dbname, user, version, bool(superuser), loaded, cron_db, (installed_py or available_py) and bool(superuser))
+    if need_cron and loaded and not superuser:
+        grants += _cron_grants_needed(conn, pf, missing_roles)
+    if grants:
+        raise BgjobsError(f"{user} cannot install bgjobs into {dbname} yet; nothing was changed. "
+                          f"As a superuser, run: {'; '.join(grants)};  then install again")
     if not pf.plpython:
-        why = "not available on this server" if not available_py else f"only a superuser can create it ({user} is not)"
-        pf.notes.append(f"plpython3u {why}: the PL/Python parts (deliver-notifications) are left to "
-                        "`bgjobs worker`; everything else is installed")
+        why = ("not available on this server" if not available_py
+               else f"only a superuser can create PL/Python functions ({user} is not)")
+        pf.notes.append(f"plpython3u {why}: notifications are delivered by `bgjobs worker` "
+                        "(grant bgjobs_deliverer to its login); everything else is installed")
     return pf
+
+
+def _cron_grants_needed(conn, pf: Preflight, missing_roles: list[str]) -> list[str]:
+    """What bgjobs_runner needs in pg_cron's database for a non-superuser install to
+    schedule bgjobs' jobs as it (pg_cron lets only a superuser schedule for another role)."""
+    try:
+        cconn = _cron_conn(conn, pf)
+    except BgjobsError as exc:
+        raise BgjobsError(f"pg_cron lives in database {pf.cron_db}: {exc}") from None
+    try:
+        if cconn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'cron'").fetchone() is None:
+            return [f"CREATE EXTENSION pg_cron /* in database {pf.cron_db} */"]
+        need = []
+        runner_exists = RUNNER not in missing_roles
+        usage = runner_exists and cconn.execute("SELECT has_schema_privilege(%s, 'cron', 'USAGE')", (RUNNER,)).fetchone()[0]
+        if not usage:
+            need.append(f"GRANT USAGE ON SCHEMA cron TO {RUNNER} /* in database {pf.cron_db} */")
+        missing_fn = []
+        for sig in CRON_FUNCTIONS:
+            name = sig.split("(")[0].split(".")[1]
+            oid = cconn.execute("SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                                "WHERE n.nspname = 'cron' AND p.proname = %s", (name,)).fetchone()
+            if oid is None or not runner_exists or not cconn.execute(
+                    "SELECT has_function_privilege(%s, %s::oid, 'EXECUTE')", (RUNNER, oid[0])).fetchone()[0]:
+                missing_fn.append(sig)
+        if missing_fn:
+            need.append(f"GRANT EXECUTE ON FUNCTION {', '.join(missing_fn)} TO {RUNNER} /* in database {pf.cron_db} */")
+        if need and not runner_exists:
+            need.insert(0, f"CREATE ROLE {RUNNER} LOGIN")
+        return need
+    finally:
+        if cconn is not conn:
+            cconn.close()
 
 
 # --------------------------------------------------------------------------- plans
@@ -176,7 +234,9 @@ def _cron_conn(conn: psycopg.Connection, pf: Preflight) -> psycopg.Connection:
 
 
 def _cron_ready(cconn: psycopg.Connection) -> bool:
-    return cconn.execute("SELECT to_regclass('cron.job')").fetchone()[0] is not None
+    # from the catalog: a non-superuser installer may have no USAGE on schema cron
+    return cconn.execute("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE n.nspname = 'cron' AND c.relname = 'job'").fetchone() is not None
 
 
 def _command(job: Job) -> str:
@@ -223,7 +283,11 @@ def _runner_cron_rows(cconn, pf: Preflight) -> list[tuple]:
          "WHERE username IN (%s, current_user)")
     if pf.superuser:
         return cconn.execute(q, (RUNNER,)).fetchall()
-    rows = cconn.execute(q, (RUNNER,)).fetchall()            # the installer's own
+    rows = []
+    if cconn.execute("SELECT has_schema_privilege('cron', 'USAGE')").fetchone()[0]:
+        rows = cconn.execute(q, (RUNNER,)).fetchall()        # the installer's own
+    if not cconn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (RUNNER,)).fetchone()[0]:
+        return rows                                          # first install: the runner has no jobs yet
     with _as_runner(cconn):
         rows += cconn.execute(q, (RUNNER,)).fetchall()       # row security: the runner's
     return list({r[0]: r for r in rows}.values())
@@ -305,6 +369,7 @@ def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
     try:
         migrations = read_migrations(str(migrations_dir()))
         with backend.lock():
+            backend.ensure_internal_schema_updated()       # bgjobs' own history tables
             _adopt_legacy_history(conn, [m.id for m in migrations], report)
             pending = backend.to_apply(migrations)
             names = [m.id for m in pending]
@@ -459,6 +524,8 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs TO {}").format(sql.Identifier(role)))
         _write_setting_spec(conn)
+        first_xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+        _reset_routine_grants(conn)
         for name, source in modules.items():
             conn.execute(
                 "INSERT INTO bgjobs.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
@@ -475,6 +542,7 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                 text = expand_plpython(text, modules)
             _exec_file(conn, path, text, report)
         _apply_views(conn, views)
+        _drop_stale_routines(conn, first_xid, report)
         for key, (default, desc) in DEFAULTS.items():
             conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
                          "ON CONFLICT (key) DO NOTHING", (key, default, desc))
@@ -495,6 +563,55 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
             conn.execute(ins, _registry_row(j))
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs FROM {}").format(sql.Identifier(role)))
+
+
+# What releases up to 0.1 created in public (they kept no record of their routines).
+LEGACY_PUBLIC_ROUTINES = ("run_job", "update_job_heartbeat", "set_secret", "silence_job", "unsilence_job",
+                          "job_metrics", "job_metrics_prometheus")
+
+
+def _reset_routine_grants(conn) -> None:
+    """Revoke what bgjobs' roles hold on bgjobs' routines; each object file then grants
+    exactly what this release says (an upgrade must not leave an older release's grant
+    behind, such as bgjobs_admin's EXECUTE on get_secret).  Same transaction: no window."""
+    roles = sql.SQL(", ").join(sql.Identifier(r) for r in ROLES)
+    conn.execute(sql.SQL("REVOKE ALL ON ALL ROUTINES IN SCHEMA bgjobs FROM {}").format(roles))
+    ours = [r for (r,) in conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+        "AND (p.oid::regprocedure::text IN (SELECT identity FROM bgjobs.installed_routines) "
+        "     OR p.proname = ANY(%s))", (list(LEGACY_PUBLIC_ROUTINES),)).fetchall()]
+    for identity in ours:
+        conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(sql.SQL(identity), roles))
+
+
+def _drop_stale_routines(conn, first_xid: str, report: Report) -> None:
+    """Drop the routines an earlier install created that this release no longer defines
+    (an old SECURITY DEFINER overload must not keep its grants).  Found in the catalog:
+    every routine this transaction (re)created has an xmin of this transaction, at or
+    after its first xid; bgjobs.installed_routines records what each install created."""
+    written = {r for (r,) in conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace) "
+        "AND age(p.xmin) <= age(%s::xid8::xid)", (first_xid,)).fetchall()}
+    before = {r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()}
+    if not before:                                   # first install of this release line
+        before = {r for (r,) in conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'bgjobs'::regnamespace "
+            "OR (p.pronamespace = 'public'::regnamespace AND p.proname = ANY(%s))",
+            (list(LEGACY_PUBLIC_ROUTINES),)).fetchall()}
+    for identity in sorted(before - written):
+        if conn.execute("SELECT to_regprocedure(%s)", (identity,)).fetchone()[0] is None:
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP ROUTINE {}").format(sql.SQL(identity)))
+        except psycopg.errors.DependentObjectsStillExist as exc:
+            raise BgjobsError(f"{identity} is no longer part of bgjobs, but {first_line(exc)}; "
+                              "nothing was applied") from None
+        report(f"dropped {identity}: this release no longer defines it")
+    conn.execute("DELETE FROM bgjobs.installed_routines")
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO bgjobs.installed_routines (identity) VALUES (%s)", [(r,) for r in sorted(written)])
 
 
 def _write_setting_spec(conn) -> None:
@@ -522,14 +639,12 @@ def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
             conn.execute(text)
         return
     except psycopg.errors.InvalidFunctionDefinition as exc:
-        m = re.search(r"CREATE OR REPLACE FUNCTION\s+(\w+)\.(\w+)\s*\(", text)
-        if not m or "return type" not in str(exc):
+        if "return type" not in str(exc):
             raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
-        schema, name = m.groups()
+        schema, name = _object_name(path)
     except psycopg.Error as exc:
         raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
-    ours = {f"{m[0]}.{m[1]}" for p in _sql_files(True)
-            for m in re.findall(r"CREATE OR REPLACE VIEW\s+(\w+)\.(\w+)", p.read_text())}
+    ours = {".".join(_object_name(p)) for p in _sql_files(True) if p.parent.name == "views"}
     foreign = [v for (v,) in conn.execute(
         "SELECT DISTINCT cn.nspname || '.' || c.relname FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
         "JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace cn ON cn.oid = c.relnamespace "
@@ -614,26 +729,30 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
 
 
 def _drop_objects(conn) -> None:
-    for view in ("job_status", "healthcheck_summary"):
-        conn.execute(sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(sql.Identifier(view)))
-    # views and functions of ours in public, found by the files that create them
+    """Uninstall's routines and views: the views of sql/views (one object per file, file
+    name = object name) and the routines the catalog records as bgjobs' (every routine in
+    schema bgjobs, and those bgjobs.installed_routines lists).  CASCADE takes the
+    triggers bgjobs put on tables with their functions."""
     for path in _sql_files(True):
-        for kind, schema, name in re.findall(
-                r"CREATE OR REPLACE (VIEW|FUNCTION|PROCEDURE)\s+(\w+)\.(\w+)", path.read_text()):
-            if schema != "public":
-                continue
-            if kind == "VIEW":
-                conn.execute(sql.SQL("DROP VIEW IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
-            else:
-                conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
-    conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_insert ON public.jobs_log")
-    conn.execute("DROP TRIGGER IF EXISTS jobs_log_failed_update ON public.jobs_log")
-    conn.execute("DROP TRIGGER IF EXISTS jobs_log_success_insert ON public.jobs_log")
-    conn.execute("DROP TRIGGER IF EXISTS jobs_log_success_update ON public.jobs_log")
-    # functions of ours in schema bgjobs (the tables there go with the migrations' rollback)
-    for (sig,) in conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc p "
-                               "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'bgjobs'").fetchall():
+        if path.parent.name == "views":
+            schema, name = _object_name(path)
+            conn.execute(sql.SQL("DROP VIEW IF EXISTS {}.{} CASCADE").format(sql.Identifier(schema), sql.Identifier(name)))
+    recorded = []
+    if conn.execute("SELECT to_regclass('bgjobs.installed_routines')").fetchone()[0] is not None:
+        recorded = [r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()]
+    for (sig,) in conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'bgjobs'::regnamespace "
+            "OR p.oid::regprocedure::text = ANY(%s) "
+            "OR (p.pronamespace = 'public'::regnamespace AND p.proname = ANY(%s))",
+            (recorded, list(LEGACY_PUBLIC_ROUTINES))).fetchall():
         conn.execute(sql.SQL("DROP ROUTINE IF EXISTS {} CASCADE").format(sql.SQL(sig)))
+
+
+def _object_name(path: Path) -> tuple[str, str]:
+    """(schema, name) of the object a file under sql/ creates: one object per file, named
+    after it (`bgjobs.begin_run.sql`; no schema prefix means public)."""
+    schema, _, name = path.stem.rpartition(".")
+    return (schema or "public", name)
 
 
 def _rollback_migrations(conn) -> None:
@@ -643,6 +762,7 @@ def _rollback_migrations(conn) -> None:
     try:
         migrations = read_migrations(str(migrations_dir()))
         with backend.lock():
+            backend.ensure_internal_schema_updated()
             _adopt_legacy_history(conn, [m.id for m in migrations], lambda s: None)
             # every migration but the first through yoyo; the first's rollback drops schema
             # bgjobs, where yoyo keeps bgjobs' history, so it runs last, by hand

@@ -302,12 +302,21 @@ def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True, c
     conf = CONF.format(port=port, socket_dir=socket_dir, database=DATABASE,
                        bgworkers="on" if cron_mode == "bgworker" else "off")
     if not preload_cron:
-        conf = "\n".join(line for line in conf.splitlines() if "cron" not in line) + "\n"
+        # drop the pg_cron settings by name: a substring test would also drop a line whose
+        # value holds "cron" (the socket directory of a cluster in /tmp/bgjobs-nocron-...)
+        conf = "\n".join(line for line in conf.splitlines() if not _is_cron_setting(line)) + "\n"
     _append(sb, sb.data / "postgresql.conf", conf)
     _append(sb, sb.data / "pg_hba.conf", HBA, replace=True)
     _append(sb, sb.data / "pg_ident.conf", IDENT.format(os_user=user))
     _write_state(sb)
     return sb
+
+
+def _is_cron_setting(line: str) -> bool:
+    """A postgresql.conf line that sets pg_cron up: shared_preload_libraries (pg_cron is
+    the only library the sandbox preloads) or a cron.* parameter."""
+    key = line.split("=", 1)[0].strip() if "=" in line else ""
+    return key == "shared_preload_libraries" or key.startswith("cron.")
 
 
 def _append(sb: Sandbox, path: Path, text: str, replace: bool = False) -> None:

@@ -15,7 +15,6 @@ zone or a malformed value is refused as a whole, with one line naming the key.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import sys
@@ -24,6 +23,7 @@ from datetime import time, timedelta
 from pathlib import Path
 
 from . import pymodules
+from .output import did_you_mean
 from .errors import BgjobsError
 from .registry import BY_NAME
 
@@ -88,6 +88,7 @@ SPEC: dict[str, Spec] = {
     "notification_backoff_base_seconds": _int(30, 1, 86400, "first retry delay; doubles per attempt"),
     "notification_backoff_cap_seconds": _int(3600, 1, 604800, "largest retry delay"),
     "delivery_timeout_seconds": _num(10, 0.1, 10, "total deadline of one send, in seconds (at most 10)"),
+    "delivery_run_budget_seconds": _num(40, 1, 50, "a delivery run starts no send after this many seconds (under pg_cron's one-minute tick)"),
     # business rules
     "sla_hours_critical": _int(4, 1, 8760, "SLA: hours after due date for Critical tasks"),
     "sla_hours_high": _int(24, 1, 8760, "SLA: hours after due date for High tasks"),
@@ -171,15 +172,14 @@ def _fmt(n: float | None) -> str:
     return "" if n is None else (str(int(n)) if float(n).is_integer() else str(n))
 
 
-def did_you_mean(word: str, known) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 JOB_KEYS = {"schedule", "enabled", "timeout", "expected_duration", "grace", "stale_after", "local_time", "timezone"}
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
 
 
 def parse_interval(text) -> timedelta:
@@ -235,8 +235,8 @@ def parse(raw: dict, where: str = "settings") -> Settings:
                 out.jobs[job] = _parse_job(job, table, where, sched)
             continue
         if key not in SPEC:
-            raise BgjobsError(f"{where}: unknown key '{key}'{did_you_mean(key, SPEC)}; "
-                              f"`bgjobs settings show` lists the known keys")
+            raise BgjobsError(f"{where}: unknown key '{_short(key)}'{did_you_mean(key, SPEC)} "
+                              f"(bgjobs settings show lists the keys; job overrides go in [jobs.\"<name>\"])")
         if isinstance(value, (dict, list)):
             raise BgjobsError(f"{where}: key '{key}' must be a string, number or boolean")
         if isinstance(value, bool):
@@ -256,7 +256,8 @@ def parse(raw: dict, where: str = "settings") -> Settings:
 def _parse_job(job: str, table, where: str, sched) -> dict:
     prefix = f"{where}: jobs.\"{job}\""
     if job not in BY_NAME:
-        raise BgjobsError(f"{where}: unknown job '{job}'{did_you_mean(job, BY_NAME)} (known jobs: {', '.join(BY_NAME)})")
+        raise BgjobsError(f"{where}: unknown job '{_short(job)}'" + (did_you_mean(job, BY_NAME)
+                                                                      or f" (known jobs: {', '.join(BY_NAME)})"))
     if not isinstance(table, dict):
         raise BgjobsError(f"{prefix} must be a table")
     res: dict = {}

@@ -12,7 +12,8 @@
 --  * a firing (subject, rule) of these rules that is not among the findings is resolved:
 --    one alert_resolved notice if any alert of the episode was sent (even during a
 --    silence: people were told it was bad; Alertmanager #226), none if the job was disabled.
--- Silences: bgjobs.silences rows covering as_of for the subject (or for all).
+-- Silences: bgjobs.silences rows covering as_of for the subject (or for all), and maintenance
+-- windows covering as_of (bgjobs.maintenance_until): the alert is held, sent after if still bad.
 -- Alerts go out through bgjobs.enqueue_alert with dedupe keys per (subject, rule, episode,
 -- notification number), so a replayed evaluation never queues a message twice.
 -- A failed run's alert is this machine's consecutive_failures rule: its first message of an
@@ -56,9 +57,10 @@ BEGIN
            a.since AS old_since, a.count AS old_count, a.notified_severity AS old_notified_severity,
            a.last_notified_at AS old_notified_at, a.suppressed AS old_suppressed, a.episodes AS old_episodes,
            hb.last_alert_at,
-           EXISTS (SELECT 1 FROM bgjobs.silences s
-                    WHERE (s.job_name IS NULL OR s.job_name = f.subject)
-                      AND s.starts_at <= p_as_of AND s.until > p_as_of) AS is_silenced
+           (EXISTS (SELECT 1 FROM bgjobs.silences s
+                     WHERE (s.job_name IS NULL OR s.job_name = f.subject)
+                       AND s.starts_at <= p_as_of AND s.until > p_as_of)
+            OR bgjobs.maintenance_until(f.subject, p_as_of) IS NOT NULL) AS is_silenced   -- held in a window
       FROM f
       LEFT JOIN bgjobs.alert_state a ON a.subject = f.subject AND a.rule = f.rule
       LEFT JOIN public.job_heartbeats hb ON f.rule = 'stale_heartbeat' AND hb.job_name = f.subject

@@ -1,91 +1,149 @@
-"""Faults (issue 8): a throw-away cluster of the module's own (real pg_cron in libpq mode,
-as the sandbox runs it), since some faults take pg_cron or the whole server down.
-bgjobs is installed with its pg_cron schedules into pg_cron's database; tests that need
-isolation get a database cloned from an unscheduled template in the same cluster."""
+"""Fixtures for the delivery fault tests: a loopback HTTP receiver on raw sockets that
+answers, hangs or drips its answer a byte at a time (and records what it saw), a real
+aiosmtpd relay that can be down and come up, and helpers to queue rows and point
+delivery at the sinks."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
+import select
 import socket
 import threading
 import time
-import uuid
 
-import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
-from bgjobs import install as inst
-from bgjobs import sandbox
-from bgjobs.settings import Settings
-
-TEMPLATE = "faults_template"
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with sandbox.temporary("bgjobs-faults-") as sb:
-        inst.install(sb.dsn, Settings(), report=lambda s: None)              # scheduled, in pg_cron's db
-        with psycopg.connect(sb.dsn_for("postgres"), autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{TEMPLATE}"')
-        inst.install(sb.dsn_for(TEMPLATE), Settings(), schedule=False, report=lambda s: None)
-        yield sb
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+DRIP_ANSWER = (b"HTTP/1.1 200 OK\r\nX-Drip: " + b"." * 40
+               + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+
+class RawHttpSink:
+    """HTTP/1.1 on 127.0.0.1, one thread per connection.  ``mode``:
+    'ok'   answers 200 at once;
+    'hang' reads the request and never answers (until the client hangs up);
+    'drip' answers 200 one byte every ``drip_every`` seconds (len(DRIP_ANSWER) = 82 bytes).
+    Every request is recorded: path, headers, body, whether the answer was completed and
+    whether the client hung up first."""
+
+    def __init__(self, mode: str = "ok", drip_every: float = 0.1):
+        self.mode = mode
+        self.drip_every = drip_every
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.received = threading.Event()
+        self.closed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _peer_gone(conn) -> bool:
+        readable, _, _ = select.select([conn], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return conn.recv(65536) == b""     # anything else the client sent is dropped
+        except OSError:
+            return True
+
+    def _handle(self, conn):
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            while len(body) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+            entry = {"path": lines[0].split(" ")[1], "headers": headers, "body": body,
+                     "completed": False, "hung_up": False, "mode": self.mode}
+            with self.lock:
+                self.requests.append(entry)
+            self.received.set()
+            if entry["mode"] == "ok":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                entry["completed"] = True
+            elif entry["mode"] == "hang":
+                while not self.closed.is_set():
+                    if self._peer_gone(conn):
+                        entry["hung_up"] = True
+                        return
+                    time.sleep(0.05)
+            else:
+                for i in range(len(DRIP_ANSWER)):
+                    time.sleep(self.drip_every)
+                    if self._peer_gone(conn):
+                        entry["hung_up"] = True
+                        return
+                    try:
+                        conn.send(DRIP_ANSWER[i:i + 1])
+                    except OSError:
+                        entry["hung_up"] = True
+                        return
+                entry["completed"] = True
+
+    def wait_settled(self, timeout: float = 30):
+        """Until every recorded request was answered in full or hung up on."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(r["completed"] or r["hung_up"] for r in self.requests):
+                    return
+            time.sleep(0.05)
+
+    def bodies(self) -> list[dict]:
+        with self.lock:
+            return [json.loads(r["body"]) for r in self.requests]
+
+    def stop(self):
+        self.closed.set()
+        self.listener.close()
 
 
 @pytest.fixture
-def fresh_db(cluster):
-    """DSN of a new database of the fault cluster with bgjobs installed (no schedules)."""
-    name = f"f_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(cluster.dsn_for("postgres"), autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    yield cluster.dsn_for(name)
-    try:
-        with psycopg.connect(cluster.dsn_for("postgres"), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    except psycopg.OperationalError:
-        pass
+def sink_factory():
+    sinks = []
 
+    def make(mode: str = "ok", **kw) -> RawHttpSink:
+        s = RawHttpSink(mode, **kw)
+        sinks.append(s)
+        return s
 
-def wait_for(predicate, timeout=30.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-def as_runner(dsn: str) -> psycopg.Connection:
-    """A session that runs what pg_cron runs, as pg_cron runs it: as bgjobs_runner."""
-    c = psycopg.connect(dsn, autocommit=True)
-    c.execute("SET ROLE bgjobs_runner")
-    return c
-
-
-def add_test_job(dsn: str) -> None:
-    """Job 'sleepy': sleeps public.knobs.sleep_s seconds, then fails if public.knobs.fail."""
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute("CREATE TABLE public.knobs (sleep_s float8 NOT NULL DEFAULT 0, fail boolean NOT NULL DEFAULT false)")
-        c.execute("INSERT INTO public.knobs DEFAULT VALUES")
-        c.execute("GRANT SELECT ON public.knobs TO bgjobs_runner")
-        c.execute("""CREATE FUNCTION bgjobs.job_sleepy(p_as_of timestamptz, p_tenants uuid[]) RETURNS jsonb
-                     LANGUAGE plpgsql SET search_path TO pg_catalog, pg_temp AS $$
-                     BEGIN
-                       PERFORM pg_sleep((SELECT k.sleep_s FROM public.knobs k));
-                       IF (SELECT k.fail FROM public.knobs k) THEN RAISE EXCEPTION 'upstream API down'; END IF;
-                       RETURN '{}'::jsonb;
-                     END $$""")
-        c.execute("INSERT INTO bgjobs.job_registry (job_name, schedule, function_name) "
-                  "VALUES ('sleepy', '0 0 1 1 *', 'job_sleepy')")
-
-
-def knobs(dsn: str, **values) -> None:
-    with psycopg.connect(dsn, autocommit=True) as c:
-        for k, v in values.items():
-            c.execute(f"UPDATE public.knobs SET {k} = %s", (v,))
+    yield make
+    for s in sinks:
+        s.stop()
 
 
 class SmtpSink:
@@ -94,39 +152,83 @@ class SmtpSink:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        raw = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
-            self.messages.append(msg)
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg, raw))
         return "250 Message accepted for delivery"
 
 
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1:port; can start later (a relay that is down, then up)."""
+
+    def __init__(self):
+        self.sink = SmtpSink()
+        self.port = free_port()
+        self.controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self):
+        with self.sink.lock:
+            return list(self.sink.messages)
+
+
 @pytest.fixture
-def smtp_sink():
-    from aiosmtpd.controller import Controller
+def smtp_factory():
+    servers = []
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sink = SmtpSink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    sink.port = port
-    yield sink
-    ctl.stop()
+    def make(start: bool = True) -> SmtpServer:
+        s = SmtpServer()
+        servers.append(s)
+        return s.start() if start else s
+
+    yield make
+    for s in servers:
+        s.stop()
 
 
-def point_alerts_at(dsn: str, slack_url: str | None = None, smtp: SmtpSink | None = None, **settings) -> None:
-    with psycopg.connect(dsn, autocommit=True) as c:
-        if slack_url:
-            c.execute("SELECT public.set_secret('SLACK_WEBHOOK_URL', %s)", (slack_url,))
-        values = dict(settings)
-        if smtp is not None:
-            values.update(smtp_host="127.0.0.1", smtp_port=str(smtp.port), email_transport="smtp",
-                          alert_email_to="oncall@example.com")
+@pytest.fixture
+def run(sql):
+    """run(job, as_of=None) -> the run_job response (dict)."""
+    def go(job, as_of=None):
+        if as_of is None:
+            return sql("SELECT run_job(%s)", job)[0][0]
+        return sql("SELECT run_job(%s, %s::timestamptz)", job, as_of)[0][0]
+    return go
+
+
+@pytest.fixture
+def setting(sql):
+    def go(**values):
         for k, v in values.items():
-            c.execute("INSERT INTO public.app_settings (key, value) VALUES (%s, %s) "
-                      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (k, str(v)))
+            sql("INSERT INTO app_settings (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", k, str(v))
+    return go
 
 
-def dsn_as(dsn: str, **kw) -> str:
-    return make_conninfo(dsn, **kw)
+@pytest.fixture
+def queue(sql):
+    """queue(channel, recipient, n=1) -> ids of the new outbox rows, oldest due first."""
+    counter = iter(range(10 ** 9))
+
+    def go(channel, recipient, n=1, template="note"):
+        ids = []
+        for _ in range(n):
+            i = next(counter)
+            ids.append(sql(
+                "INSERT INTO notifications (channel, recipient, template, payload, dedupe_key, next_attempt_at) "
+                "VALUES (%s, %s, %s, %s, %s, now() - interval '1 hour' + %s * interval '1 ms') RETURNING id::text",
+                channel, recipient, template, json.dumps({"n": i}), f"fault:{i}:{time.monotonic_ns()}", i)[0][0])
+        return ids
+    return go

@@ -21,7 +21,7 @@ import pytest
 from bgjobs import doctor, sandbox
 from bgjobs import worker as wk
 
-from .conftest import add_test_job, as_runner, knobs, point_alerts_at, wait_for
+from .cluster import add_test_job, as_runner, cluster, fresh_db, knobs, point_alerts_at, smtp_sink, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 -- pg_cron) raises rule 'scheduler_down' on subject 'scheduler' through the alert state
 -- machine when the pg_cron launcher is gone or bgjobs' own ticks are stale, and resolves it
 -- when they are back.
--- depends: 0004.security
+-- depends: 0007.delivery
 
 ALTER TABLE bgjobs.alert_state DROP CONSTRAINT alert_state_rule_check;
 ALTER TABLE bgjobs.alert_state ADD CONSTRAINT alert_state_rule_check

@@ -1,0 +1,112 @@
+"""Upgrades you can trust: install the first release (0.1.0, tagged v0.1.0), give it jobs'
+state and history, upgrade to this checkout, and compare with a fresh install: the schema
+must be equal (functions, grants, views, triggers) and the state and history must survive."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import io
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bgjobs import install as inst
+from bgjobs.settings import Settings
+
+from schema_dump import dump
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_RELEASE = "90fed4054ecb4ba5f1cc3d0a7a4c7aa8ad6d3d81"     # v0.1.0
+
+
+def _release_tree(tmp_path: Path) -> Path:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs this repository's git history (release 0.1.0 is a commit of it)")
+    full = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", "v0.1.0^{commit}"],
+                          capture_output=True, text=True).stdout.strip() or FIRST_RELEASE
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", full],
+                             capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"release 0.1.0 ({full[:7]}) is not in this clone's history")
+    out = tmp_path / "bgjobs-0.1.0"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(out)
+    return out
+
+
+def _old(release: Path, code: str, dsn: str) -> str:
+    """Run `code` with release 0.1.0's package (dsn bound) in a subprocess."""
+    prog = f"import sys; sys.path.insert(0, {str(release / 'installer')!r}); dsn = {dsn!r}\n{code}"
+    env = dict(os.environ, PYTHONPATH="")
+    res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(tmp_path, pg_server, new_db):
+    pytest.importorskip("croniter", reason="release 0.1.0's schedule module imports croniter")
+    release = _release_tree(tmp_path)
+    old_db, fresh_db = new_db(), new_db()
+    old_dsn, fresh_dsn = pg_server.dsn(old_db), pg_server.dsn(fresh_db)
+
+    _old(release, "from bgjobs import install, settings\n"
+                  "install.install(dsn, settings.Settings(), schedule=True, report=lambda s: None)\n"
+                  "import psycopg\nfrom bgjobs import demodata\n"
+                  "with psycopg.connect(dsn, autocommit=True) as c:\n"
+                  "    demodata.load(c, tenants=3, tasks_per_tenant=20)\n"
+                  "    for (j,) in c.execute('SELECT job_name FROM bgjobs.job_registry ORDER BY 1').fetchall():\n"
+                  "        c.execute('SELECT run_job(%s)', (j,))\n"
+                  "    c.execute(\"SELECT set_secret('SLACK_WEBHOOK_URL', 'http://127.0.0.1:9/hook')\")\n"
+                  "    c.execute(\"SELECT silence_job('analytics-snapshot', now() + interval '2 days', 'upgrade test')\")\n"
+                  "    c.execute(\"INSERT INTO jobs_log (job_name, status, error_message) VALUES ('cron-healthcheck', 'failed', 'x')\")\n"
+                  "    c.execute(\"SELECT run_job('check-job-health')\")\n", old_dsn)
+
+    with psycopg.connect(old_dsn, autocommit=True) as c:
+        before = {
+            "runs": c.execute("SELECT count(*), count(*) FILTER (WHERE status = 'success') FROM jobs_log").fetchone(),
+            "audit": c.execute("SELECT count(*) FROM audit_log").fetchone()[0],
+            "alerts": c.execute("SELECT count(*) FROM bgjobs.alert_state WHERE state = 'firing'").fetchone()[0],
+            "silences": c.execute("SELECT count(*) FROM bgjobs.silences").fetchone()[0],
+            "secrets": c.execute("SELECT name FROM bgjobs.secrets").fetchall(),
+            "flags": c.execute("SELECT count(*) FROM tasks").fetchone()[0],
+            "snapshots": c.execute("SELECT count(*) FROM analytics_snapshots").fetchone()[0],
+            "heartbeats": c.execute("SELECT count(*) FROM job_heartbeats").fetchone()[0],
+        }
+        assert before["runs"][0] >= 11 and before["alerts"] >= 1 and before["snapshots"] > 0
+        assert c.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is not None
+
+    lines: list[str] = []
+    inst.install(old_dsn, Settings(), report=lines.append)
+    inst.install(fresh_dsn, Settings(), report=lambda s: None)
+    assert any("moved bgjobs' migration history" in line for line in lines), lines
+
+    assert dump(old_dsn) == dump(fresh_dsn)
+
+    with psycopg.connect(old_dsn, autocommit=True) as c:
+        after = {
+            "runs": c.execute("SELECT count(*), count(*) FILTER (WHERE status = 'success') FROM jobs_log").fetchone(),
+            "audit": c.execute("SELECT count(*) FROM audit_log").fetchone()[0],
+            "alerts": c.execute("SELECT count(*) FROM bgjobs.alert_state WHERE state = 'firing'").fetchone()[0],
+            "silences": c.execute("SELECT count(*) FROM bgjobs.silences").fetchone()[0],
+            "secrets": c.execute("SELECT name FROM bgjobs.secrets").fetchall(),
+            "flags": c.execute("SELECT count(*) FROM tasks").fetchone()[0],
+            "snapshots": c.execute("SELECT count(*) FROM analytics_snapshots").fetchone()[0],
+            "heartbeats": c.execute("SELECT count(*) FROM job_heartbeats").fetchone()[0],
+        }
+        assert after == before
+        assert c.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None
+        assert c.execute("SELECT count(*) FROM bgjobs._yoyo_migration").fetchone()[0] == len(
+            list((ROOT / "migrations").glob("*[0-9].*[a-z].sql")) ) - len(list((ROOT / "migrations").glob("*.rollback.sql")))
+        c.execute("SET bgjobs.allow_future_as_of = on")
+        for (job,) in c.execute("SELECT job_name FROM bgjobs.job_registry WHERE enabled ORDER BY 1").fetchall():
+            resp = c.execute("SELECT public.run_job(%s)", (job,)).fetchone()[0]
+            assert resp["success"], resp
+    with psycopg.connect(pg_server.dsn(pg_server.cron_db), autocommit=True) as cc:
+        users = cc.execute("SELECT DISTINCT username FROM cron.job WHERE database = %s", (old_db,)).fetchall()
+        assert users == [("bgjobs_runner",)]
+        assert cc.execute("SELECT count(*) FROM cron.job WHERE database = %s", (old_db,)).fetchone()[0] == 10
