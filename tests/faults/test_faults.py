@@ -209,7 +209,7 @@ def test_retention_keeps_other_applications_pg_cron_history_unless_opted_in(clus
 
 # ------------------------------------------------------------------ the launcher terminated
 
-def test_launcher_terminated_is_detected_and_alerted_by_the_worker(cluster, httpserver):
+def test_launcher_terminated_is_detected_and_alerted_by_the_worker(cluster, fresh_db, httpserver):
     dsn = cluster.dsn
     httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
     point_alerts_at(dsn, slack_url=httpserver.url_for("/slack"))
@@ -226,6 +226,9 @@ def test_launcher_terminated_is_detected_and_alerted_by_the_worker(cluster, http
     states = rows(dsn, "SELECT DISTINCT state, next_expected_run, scheduler_problem FROM public.job_status WHERE enabled")
     assert [(s, n) for s, n, _ in states] == [("Scheduler down", None)]
     assert states[0][2].startswith("pg_cron launcher not running")
+    # so does an install in another database of the cluster (pg_stat_activity is cluster-wide)
+    assert rows(fresh_db, "SELECT DISTINCT state, next_expected_run FROM public.job_status WHERE enabled") == \
+        [("Scheduler down", None)]
     # the worker raises one alert through the outbox and delivers it itself
     wk.main(dsn, once=True, report=lambda s: None)
     texts = [json.loads(req.get_data(as_text=True))["text"] for req, _ in httpserver.log]
