@@ -217,15 +217,42 @@ def test_worker_alerts_once_when_ticks_are_stale_and_resolves_when_back(db, sql,
 
 # ------------------------------------------------------------------ doctor as a non-superuser
 
-@pytest.fixture
-def login_role(pg_server):
+def _login(pg_server, member_of: str):
     name = f"ops_{uuid.uuid4().hex[:8]}"
     with pg_server.admin() as c:
-        c.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw-{name}' IN ROLE bgjobs_admin")
-    yield name
+        c.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw-{name}' IN ROLE {member_of}")
+    return name
+
+
+def _drop_login(pg_server, name):
     with pg_server.admin() as c:
         c.execute(f"DROP OWNED BY {name}")
         c.execute(f"DROP ROLE {name}")
+
+
+@pytest.fixture
+def login_role(pg_server):
+    name = _login(pg_server, "bgjobs_admin")
+    yield name
+    _drop_login(pg_server, name)
+
+
+@pytest.fixture
+def viewer_login(pg_server):
+    name = _login(pg_server, "bgjobs_viewer")
+    yield name
+    _drop_login(pg_server, name)
+
+
+def test_check_works_for_a_viewer_login(db, sql, viewer_login):
+    """A probe runs with the least rights: bgjobs_viewer sees the launcher through the
+    watchdog (a definer function), not a false 'cannot see'."""
+    dsn = make_conninfo(db, user=viewer_login, password=f"pw-{viewer_login}")
+    code, lines = check(dsn)
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("OK bgjobs")
+    stale_ticks(sql, minutes=10)
+    code, lines = check(dsn)
+    assert code == 2 and lines[0].startswith("CRITICAL deliver-notifications:")
 
 
 def test_doctor_gives_no_false_fail_to_a_non_superuser(db, login_role):
