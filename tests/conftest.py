@@ -48,6 +48,8 @@ if os.environ.get("BGJOBS_TEST_DSN") or os.geteuid() == 0:
         with sandbox.temporary("bgjobs-test-") as sb:
             yield Server(sb.dsn_for("postgres"), sandbox.DATABASE)
 else:
+    import atexit
+    import shutil
     import tempfile
 
     from pytest_postgresql import factories
@@ -58,6 +60,7 @@ else:
     # no job while another runs): it connects to the socket directory, where pytest-postgresql's
     # cluster trusts every local connection (the directory is this user's own, mode 0700)
     _SOCKET_DIR = tempfile.mkdtemp(prefix="bgjobs-test-sock-")
+    atexit.register(shutil.rmtree, _SOCKET_DIR, True)
     postgresql_proc = factories.postgresql_proc(
         executable=str(bindir() / "pg_ctl"),
         port=None,
