@@ -13,7 +13,7 @@
 --    and the installer may create it: pg_cron's table has only its primary key, and the
 --    rules read each job's latest runs.  A change to another extension's table: the README
 --    says so; the rollback drops it.
--- depends: 0005.dba
+-- depends: 0008.reliability
 
 CREATE TABLE bgjobs.watched_jobs (
     job_name      text PRIMARY KEY,
@@ -84,7 +84,7 @@ ALTER TABLE bgjobs.alert_state DROP CONSTRAINT alert_state_rule_check;
 ALTER TABLE bgjobs.alert_state ADD CONSTRAINT alert_state_rule_check
     CHECK (rule IN ('missed_run', 'stale_heartbeat', 'consecutive_failures', 'slow_run',
                     'no_jobs_24h', 'low_success_rate', 'delivery_rate', 'rule_storm',
-                    'analytics_anomaly', 'stuck_run', 'short_run'));
+                    'analytics_anomaly', 'scheduler_down', 'stuck_run', 'short_run'));
 
 DO $$
 BEGIN

@@ -170,23 +170,17 @@ def test_database_image_runs_pg_cron_jobs_for_bgjobs(client, db_image, password_
                                   capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, f"bgjobs install failed:\n{proc.stdout}\n{proc.stderr}"
 
-            # A job as a password-less login role, through the socket and the ident map.
-            conn.execute("""DO $$ BEGIN
-                              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bgjobs_runner') THEN
-                                CREATE ROLE bgjobs_runner LOGIN;
-                              END IF;
-                            END $$""")
-            conn.execute("ALTER ROLE bgjobs_runner LOGIN")
+            # install made bgjobs_runner (LOGIN, no password) and scheduled bgjobs' jobs as it:
+            # pg_cron reaches it through the socket and the ident map. A probe job of our
+            # own as the runner shows the same path for a DBA's own job.
+            assert conn.execute("SELECT rolcanlogin, rolsuper, rolpassword IS NULL FROM pg_authid "
+                                "WHERE rolname = 'bgjobs_runner'").fetchone() == (True, False, True)
             conn.execute("CREATE TABLE public.docker_probe (who text NOT NULL)")
             conn.execute("GRANT INSERT ON public.docker_probe TO bgjobs_runner")
-            conn.execute("GRANT USAGE ON SCHEMA cron TO bgjobs_runner")
-            with conn.transaction():
-                conn.execute("SET LOCAL ROLE bgjobs_runner")
-                conn.execute("SELECT cron.schedule('docker-probe', '* * * * *', "
-                             "'INSERT INTO public.docker_probe VALUES (current_user)')")
+            conn.execute("SELECT cron.schedule_in_database('docker-probe', '* * * * *', "
+                         "'INSERT INTO public.docker_probe VALUES (current_user)', current_database(), "
+                         "'bgjobs_runner')")
 
-            # pg_cron runs bgjobs' every-minute job (scheduled by the installing superuser)
-            # and the probe (as bgjobs_runner) on its next minute.
             def both_ran():
                 cron = conn.execute(
                     "SELECT j.jobname, j.username, d.status FROM cron.job_run_details d "
@@ -196,7 +190,7 @@ def test_database_image_runs_pg_cron_jobs_for_bgjobs(client, db_image, password_
 
             cron = _wait("pg_cron runs of deliver-notifications and docker-probe", both_ran, 80)
             assert {(name, user, status) for name, user, status in cron} == {
-                ("deliver-notifications", "postgres", "succeeded"),
+                ("deliver-notifications", "bgjobs_runner", "succeeded"),
                 ("docker-probe", "bgjobs_runner", "succeeded")}
             assert conn.execute("SELECT DISTINCT who FROM public.docker_probe").fetchall() == [("bgjobs_runner",)]
             assert ("deliver-notifications", "success", "cron") in conn.execute(

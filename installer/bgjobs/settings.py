@@ -88,6 +88,7 @@ SPEC: dict[str, Spec] = {
     "notification_backoff_base_seconds": _int(30, 1, 86400, "first retry delay; doubles per attempt"),
     "notification_backoff_cap_seconds": _int(3600, 1, 604800, "largest retry delay"),
     "delivery_timeout_seconds": _num(10, 0.1, 10, "total deadline of one send, in seconds (at most 10)"),
+    "delivery_run_budget_seconds": _num(40, 1, 50, "a delivery run starts no send after this many seconds (under pg_cron's one-minute tick)"),
     # business rules
     "sla_hours_critical": _int(4, 1, 8760, "SLA: hours after due date for Critical tasks"),
     "sla_hours_high": _int(24, 1, 8760, "SLA: hours after due date for High tasks"),
@@ -119,6 +120,8 @@ SPEC: dict[str, Spec] = {
     "retention_days_automation_logs": _int(180, 0, 36500, "days of automation_logs kept (0 keeps them forever)"),
     "retention_days_notifications": _int(90, 0, 36500, "days of sent/dead notifications kept (0 keeps them forever)"),
     "retention_days_cron_run_details": _int(30, 0, 36500, "days of cron.job_run_details kept (0 keeps them forever)"),
+    "retention_cron_all_users": _bool(False, "retention also deletes other roles' cron.job_run_details rows "
+                                             "(other applications' pg_cron history); off: only bgjobs_runner's"),
 }
 
 # key -> (default, description), for callers that only need those two.

@@ -1,7 +1,8 @@
 -- bgjobs.run_scheduled_job(job, as_of): what pg_cron calls (CALL ...).  A procedure, so
 -- that the 'running' jobs_log row is committed before the body starts: every session sees
 -- the run while it runs, and a run whose backend dies stays visible until it is reaped.
--- A tenant-local job's tick that finds no tenant due is not a run and records nothing.
+-- A tenant-local job's tick that finds no tenant due is not a run and records nothing; nor
+-- is a tick inside a maintenance window of the job (bgjobs.maintenance_until).
 -- No SET search_path and no SECURITY DEFINER: PostgreSQL forbids COMMIT in a procedure that
 -- has either.  So it pins search_path itself (for its transaction, again after each COMMIT)
 -- before anything else, calls only schema-qualified functions that pin
@@ -18,6 +19,9 @@ DECLARE
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   v_as_of := coalesce(v_as_of, pg_catalog.now());
+  IF bgjobs.maintenance_until(p_job_name, v_as_of) IS NOT NULL THEN
+    RETURN;                                         -- inside a maintenance window: no run
+  END IF;
   PERFORM bgjobs.reap_stale_runs(true);
   v_tenants := bgjobs.due_tenants(p_job_name, v_as_of);
   IF v_tenants IS NOT NULL AND pg_catalog.cardinality(v_tenants) = 0 THEN
