@@ -36,12 +36,14 @@ def _setting(sql, key, value):
         key, str(value))
 
 
-def _alerts(sql, subject, rule=None, template="job_alert"):
-    """The outbox rows about subject (alert_email_to set: one row per alert)."""
+def _alerts(sql, subject, rule=None, template=None):
+    """The outbox rows about subject (alert_email_to set: one row per alert); template None:
+    the alerts (a failure episode's first is the seeds' job_failure, the rest job_alert)."""
+    templates = [template] if template else ["job_alert", "job_failure"]
     return [r[0] for r in sql(
-        "SELECT payload FROM notifications WHERE template = %s AND payload->>'subject' = %s "
+        "SELECT payload FROM notifications WHERE template = ANY(%s) AND payload->>'subject' = %s "
         "AND (%s::text IS NULL OR payload->>'rule' = %s) ORDER BY created_at, (payload->>'notification')::int",
-        template, subject, rule, rule)]
+        templates, subject, rule, rule)]
 
 
 def _issues(resp, subject, rule=None):
@@ -386,7 +388,7 @@ def test_failing_pg_cron_job_alerts_once_reminds_once_resolves_once(cw, httpserv
     assert "division by zero" in hit["summary"]
     _run(cw, "check-job-health", now + timedelta(hours=1))      # within the window: nothing new
     _run(cw, "deliver-notifications")
-    assert slack() == ["[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures"]
+    assert slack() == ["Job Failed: pg_cron:watch-fail"]
     _run(cw, "check-job-health", now + timedelta(hours=7))      # past alert_suppression_hours (6)
     _run(cw, "deliver-notifications")
     assert slack()[1:] == ["[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures (repeat)"]
@@ -396,7 +398,7 @@ def test_failing_pg_cron_job_alerts_once_reminds_once_resolves_once(cw, httpserv
     _run(cw, "deliver-notifications")
     _run(cw, "check-job-health", now + timedelta(hours=9))
     _run(cw, "deliver-notifications")
-    assert slack() == ["[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures",
+    assert slack() == ["Job Failed: pg_cron:watch-fail",
                        "[CRITICAL] bgjobs: pg_cron:watch-fail — consecutive failures (repeat)",
                        "[RESOLVED] bgjobs: pg_cron:watch-fail — consecutive failures"]
 

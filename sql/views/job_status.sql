@@ -71,16 +71,21 @@ LEFT JOIN LATERAL (
    WHERE (s.job_name IS NULL OR s.job_name = r.job_name) AND s.starts_at <= now() AND s.until > now()) sil ON true
 UNION ALL
 -- monitor-only jobs (their name) and watched pg_cron jobs ('pg_cron:' + their pg_cron name):
--- bgjobs.watch_stats, a definer function (latest 100 runs each)
+-- bgjobs.watch_stats, a definer function (latest 100 runs each); a pg_cron job is down
+-- with the scheduler too
 SELECT
   w.job_name, w.pg_cron_job, w.schedule, NULL::time, true, w.active,
   CASE WHEN w.running_since IS NOT NULL THEN 'Running'
+       WHEN w.kind = 'pg_cron' AND wsch.state = 'down' AND w.active THEN 'Scheduler down'
        WHEN w.last_status IS NULL THEN 'Pending'
        ELSE initcap(w.last_status) END,
   NULL::integer, w.last_run_at, w.last_status, w.last_duration, w.last_records_updated, w.last_error,
-  w.runs_7d, w.successes_7d, w.health_score, w.health_label, w.next_expected_run, w.success_rate_24h,
-  w.p95_duration_seconds, wal.alert_severity, coalesce(wal.alerts, '{}'), wsil.until
+  w.runs_7d, w.successes_7d, w.health_score, w.health_label,
+  CASE WHEN w.kind = 'pg_cron' AND wsch.state = 'down' THEN NULL ELSE w.next_expected_run END,
+  w.success_rate_24h, w.p95_duration_seconds, wal.alert_severity, coalesce(wal.alerts, '{}'), wsil.until,
+  CASE WHEN w.kind = 'pg_cron' AND wsch.state <> 'ok' THEN wsch.detail END
 FROM bgjobs.watch_stats(now()) w
+CROSS JOIN bgjobs.scheduler_state() wsch
 LEFT JOIN LATERAL (
   SELECT (array_agg(a.severity ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], a.severity)))[1] AS alert_severity,
          array_agg(a.rule ORDER BY a.rule) AS alerts
