@@ -101,9 +101,11 @@ def measure(dsn: str, args) -> dict:
         assert first["success"], first
         times = [once(now + timedelta(minutes=i + 1))[0] for i in range(args.repeats)]
         # the same data with the pg_cron watch off: what the registered jobs alone cost now
-        c.execute("INSERT INTO app_settings (key, value) VALUES ('watch_cron_jobs', 'false')")
+        upsert = ("INSERT INTO app_settings (key, value) VALUES ('watch_cron_jobs', %s) "
+                  "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+        c.execute(upsert, ("false",))
         base = [once(now + timedelta(minutes=args.repeats + 1 + i))[0] for i in range(args.repeats)]
-        c.execute("DELETE FROM app_settings WHERE key = 'watch_cron_jobs'")
+        c.execute(upsert, ("true",))
         # the cron math cache emptied: every distinct schedule computed again
         c.execute("TRUNCATE bgjobs.schedule_cache")
         cold_s, _ = once(now + timedelta(minutes=2 * args.repeats + 1))

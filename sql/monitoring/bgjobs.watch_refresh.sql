@@ -1,6 +1,6 @@
 -- bgjobs.watch_refresh(as_of): what check-job-health does before the watch rules:
---  * notes each pg_cron job it sees for the first time (bgjobs.cron_watch_seen: a job that
---    never ran is missed from then on) and forgets jobs that are gone;
+--  * notes each watched pg_cron job it sees for the first time (bgjobs.cron_watch_seen: a
+--    job that never ran is missed from then on) and forgets jobs no longer watched;
 --  * fills bgjobs.schedule_cache for every distinct (schedule, zone) watched whose cached
 --    fire does not cover as_of - grace: the cron math (about 0.2 ms a call) runs once per
 --    distinct schedule until its next fire, not once per job and evaluation.  An
@@ -18,16 +18,21 @@ DECLARE
   v_next timestamptz;
   v_err  text;
   v_n    integer := 0;
-  v_ids  bigint[];
+  v_ids    bigint[];
+  v_scheds text[];
+  v_zones  text[];
+  v_graces interval[];
 BEGIN
-  IF bgjobs.get_setting('watch_cron_jobs')::boolean THEN
-    v_ids := ARRAY(SELECT c.jobid FROM bgjobs.cron_watch_jobs(p_as_of, 0) c);
-    INSERT INTO bgjobs.cron_watch_seen (jobid) SELECT i FROM unnest(v_ids) i ON CONFLICT DO NOTHING;
-    DELETE FROM bgjobs.cron_watch_seen s WHERE NOT (s.jobid = ANY (v_ids));
-  END IF;
+  -- one read of what is watched (pg_cron's table is read once)
+  SELECT array_agg(t.jobid), array_agg(t.schedule), array_agg(t.timezone), array_agg(t.grace)
+    INTO v_ids, v_scheds, v_zones, v_graces
+    FROM bgjobs.watch_targets(p_as_of, 0) t;
+  v_ids := coalesce(array_remove(v_ids, NULL), '{}');        -- monitor-only jobs have none
+  INSERT INTO bgjobs.cron_watch_seen (jobid) SELECT i FROM unnest(v_ids) i ON CONFLICT DO NOTHING;
+  DELETE FROM bgjobs.cron_watch_seen s WHERE NOT (s.jobid = ANY (v_ids));
   FOR r IN
     SELECT DISTINCT ON (t.schedule, t.timezone) t.schedule, t.timezone, p_as_of - t.grace - interval '1 microsecond' AS at
-      FROM bgjobs.watch_targets(p_as_of, 0) t
+      FROM unnest(v_scheds, v_zones, v_graces) AS t(schedule, timezone, grace)
       LEFT JOIN bgjobs.schedule_cache c ON c.schedule = t.schedule AND c.timezone = t.timezone
      WHERE t.schedule !~* '^\s*[0-9]+\s+seconds?\s*$'
        AND (c.schedule IS NULL
