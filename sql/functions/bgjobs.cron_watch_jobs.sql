@@ -27,7 +27,11 @@ BEGIN
   END IF;
   RETURN QUERY EXECUTE $q$
     SELECT j.jobid, j.jobname::text, j.database::text, j.username::text, j.schedule::text, j.active,
-           coalesce(r.starts, '{}'), coalesce(r.ends, '{}'), coalesce(r.statuses, '{}'), r.last_error
+           coalesce(r.starts, '{}'), coalesce(r.ends, '{}'), coalesce(r.statuses, '{}'),
+           (SELECT left(regexp_replace(regexp_replace(split_part(coalesce(m.return_message, ''), E'\n', 1),
+                                                      '"[^"]*"', '"…"', 'g'),
+                                       '''[^'']*''', '''…''', 'g'), 200)
+              FROM cron.job_run_details m WHERE m.runid = r.failed_runid)
       FROM cron.job j
       LEFT JOIN LATERAL (
         SELECT array_agg(d.start_time ORDER BY d.runid DESC) AS starts,
@@ -35,12 +39,8 @@ BEGIN
                array_agg(CASE WHEN d.status = 'succeeded' THEN 'success'
                               WHEN d.status = 'failed' THEN 'failed' ELSE 'running' END
                          ORDER BY d.runid DESC) AS statuses,
-               (array_agg(d.msg ORDER BY d.runid DESC) FILTER (WHERE d.status = 'failed'))[1] AS last_error
-          FROM (SELECT x.runid, x.start_time, x.end_time, x.status,
-                       CASE WHEN x.status = 'failed' THEN
-                         left(regexp_replace(regexp_replace(split_part(coalesce(x.return_message, ''), E'\n', 1),
-                                                            '"[^"]*"', '"…"', 'g'),
-                                             '''[^'']*''', '''…''', 'g'), 200) END AS msg
+               max(d.runid) FILTER (WHERE d.status = 'failed') AS failed_runid
+          FROM (SELECT x.runid, x.start_time, x.end_time, x.status
                   FROM cron.job_run_details x
                  WHERE x.jobid = j.jobid AND (x.start_time IS NULL OR x.start_time <= $1)
                  ORDER BY x.runid DESC
