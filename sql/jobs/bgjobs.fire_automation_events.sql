@@ -2,16 +2,21 @@
 -- event_keys, data): the automation-rule runner the jobs share.  The arrays are parallel:
 -- event i happened in tenant_ids[i] to (entity_types[i], entity_ids[i]) with data[i].  Every
 -- active rule of that tenant whose trigger_event is the event runs once for it, set-based,
--- and writes one automation_logs row per rule execution (executed_at = as_of).  event_keys[i]
+-- and writes one automation_logs row per rule execution (executed_at = as_of; the seeds'
+-- columns only, so an application's own automation_logs serves as it is) and one
+-- bgjobs.automation_events row with what fired it (entity, data, key).  event_keys[i]
 -- names the occurrence: a rule never runs twice for the same key (a replayed or repeated
 -- run is a no-op), and a NULL key is never deduplicated.
 --
--- A rule's actions (automation_rules.actions, a jsonb array) are executed and recorded in
+-- A rule's actions (automation_rules.actions, a jsonb array; a rules table without that
+-- column has rules without actions) are executed and recorded in
 -- actions_executed, each with its status:
 --   {"type": "notify", "to": "assignee" | "case_owner" | "admins"}
 --        queues an email (template automation_notification) to those users in the outbox;
 --   {"type": "escalate"}
 --        raises a task's priority one step (Low -> Medium -> High -> Critical).
+-- Users are notified when active (users.is_active, when the application has it); 'admins'
+-- are the users with role 'admin' (users.role, when it has it).
 -- Any other type is not executed: the rule's log row is 'failed' with an error naming it.
 -- Returns the number of rule executions logged.
 CREATE OR REPLACE FUNCTION bgjobs.fire_automation_events(
@@ -39,35 +44,49 @@ BEGIN
            AS e(tenant_id, event, entity_type, entity_id, event_key, data)
   ),
   fired AS (
-    SELECT e.*, r.id AS rule_id, r.rule_name, x.executed, x.error
+    SELECT e.*, r.id AS rule_id, r.rule_name, x.executed, x.error, gen_random_uuid() AS log_id
       FROM ev e
       JOIN public.automation_rules r
         ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event AND r.is_active
+     -- actions: a column the seeds' rules have and the contract does not require
+     CROSS JOIN LATERAL (SELECT to_jsonb(r) -> 'actions' AS actions) ra
      CROSS JOIN LATERAL (
        SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
                          'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
                          'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
               string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
                 FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
-         FROM jsonb_array_elements(CASE jsonb_typeof(r.actions) WHEN 'array' THEN r.actions ELSE '[]'::jsonb END)
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(ra.actions) = 'array' THEN ra.actions ELSE '[]'::jsonb END)
               WITH ORDINALITY AS a(action, ord)
      ) x
   ),
+  claimed AS (
+    -- the event key is claimed first: a rule that already ran for it is left out
+    INSERT INTO bgjobs.automation_events AS ae
+           (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
+      FROM fired f
+    ON CONFLICT (tenant_id, rule_id, event_key) DO NOTHING
+    RETURNING ae.log_id
+  ),
   logged AS (
     INSERT INTO public.automation_logs AS l
-           (tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message,
-            executed_at, entity_type, entity_id, event_data, event_key)
-    SELECT f.tenant_id, f.rule_id, f.rule_name, f.event,
+           (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
            CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
-           f.executed, f.error, p_as_of, f.entity_type, f.entity_id, f.data, f.event_key
+           f.executed, f.error, p_as_of
       FROM fired f
-    ON CONFLICT (tenant_id, rule_id, event_key) WHERE event_key IS NOT NULL DO NOTHING
-    RETURNING l.id, l.tenant_id, l.rule_id, l.rule_name, l.trigger_event, l.entity_type, l.entity_id,
-              l.event_data, l.event_key, l.actions_executed
+      JOIN claimed c ON c.log_id = f.log_id
+    RETURNING l.id, l.tenant_id, l.rule_id, l.rule_name, l.trigger_event, l.actions_executed
+  ),
+  logged_events AS (
+    SELECT lg.*, f.entity_type, f.entity_id, f.data AS event_data, f.event_key
+      FROM logged lg
+      JOIN fired f ON f.log_id = lg.id
   ),
   actions AS (
     SELECT lg.*, a.action
-      FROM logged lg
+      FROM logged_events lg
      CROSS JOIN LATERAL jsonb_array_elements(lg.actions_executed) AS a(action)
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
   ),
@@ -82,6 +101,14 @@ BEGIN
       LEFT JOIN public.cases cs
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
+  people AS (
+    -- role and is_active: columns the seeds' users have and the contract does not require
+    SELECT u.tenant_id, u.id, u.email, u.full_name, j.u ->> 'role' AS role
+      FROM public.users u
+     CROSS JOIN LATERAL (SELECT to_jsonb(u) AS u) j
+     WHERE u.tenant_id IN (SELECT tg.tenant_id FROM targets tg WHERE tg.action ->> 'type' = 'notify')
+       AND coalesce((j.u ->> 'is_active')::boolean, true)
+  ),
   notified AS (
     INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
     SELECT tg.tenant_id, 'email', u.email, 'automation_notification',
@@ -94,8 +121,8 @@ BEGIN
            'business'
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-      JOIN public.users u
-        ON u.tenant_id = tg.tenant_id AND u.is_active
+      JOIN people u
+        ON u.tenant_id = tg.tenant_id
        AND ((tg.action ->> 'to' = 'assignee' AND u.id = coalesce(tg.task_assignee, c.assigned_to))
          OR (tg.action ->> 'to' = 'case_owner' AND u.id = c.owner_id)
          OR (tg.action ->> 'to' = 'admins' AND u.role = 'admin'))
@@ -105,8 +132,7 @@ BEGIN
   ),
   escalated AS (
     UPDATE public.tasks t
-       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END,
-           updated_at = now()
+       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END
       FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
               FROM targets tg
              WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
