@@ -85,7 +85,11 @@ def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(t
     inst.install(fresh_dsn, Settings(), report=lambda s: None)
     assert any("moved bgjobs' migration history" in line for line in lines), lines
 
-    assert dump(old_dsn) == dump(fresh_dsn)
+    d_old, d_fresh = dump(old_dsn), dump(fresh_dsn)
+    if d_old != d_fresh:
+        import difflib
+        print("\n".join(difflib.unified_diff(d_old.splitlines(), d_fresh.splitlines(), lineterm="", n=2)))
+    assert d_old == d_fresh
 
     with psycopg.connect(old_dsn, autocommit=True) as c:
         after = {

@@ -18,7 +18,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from . import pymodules
+from . import apptables, pymodules
 from .db import YOYO_TABLES, connect, first_line, yoyo_uri
 from .errors import BgjobsError
 from .registry import JOBS, Job, default_grace, with_overrides
@@ -150,6 +150,7 @@ class Plan:
     registry_changes: list[str]
     schedule_actions: list[tuple[str, str, str]]     # (action, cron name, detail)
     jobs: list[Job]
+    app: apptables.AppTables | None = None
 
     def lines(self) -> list[str]:
         pf = self.preflight
@@ -157,6 +158,8 @@ class Plan:
                f"pg_cron in database {pf.cron_db or '(not loaded)'}; plpython3u: {'yes' if pf.plpython else 'no'}"]
         out += [f"note: {n}" for n in pf.notes]
         out.append(f"migrations to apply: {len(self.migrations)}" + (f" ({', '.join(self.migrations)})" if self.migrations else ""))
+        if self.app is not None:
+            out += self.app.lines(first_install=bool(self.migrations))
         out.append(f"SQL objects to (re)apply: {len(self.sql_files)} files")
         for key, old, new in self.settings_changes:
             shown = new if len(new) < 60 else new[:57] + "..."
@@ -360,7 +363,7 @@ def _plpython_modules() -> dict[str, str]:
     return {p.stem: p.read_text() for p in sorted(plpython_dir().glob("*.py")) if not p.name.startswith("_")}
 
 
-def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
+def _run_migrations(conn: psycopg.Connection, report: Report, adopt: bool = False) -> list[str]:
     from yoyo import get_backend, read_migrations
 
     conn.execute("CREATE SCHEMA IF NOT EXISTS bgjobs")
@@ -372,6 +375,14 @@ def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
             backend.ensure_internal_schema_updated()       # bgjobs' own history tables
             _adopt_legacy_history(conn, [m.id for m in migrations], report)
             pending = backend.to_apply(migrations)
+            if adopt:
+                # the application's own tables are used as they are: the migration that
+                # would create them is recorded as applied without running
+                skip = pending.filter(lambda m: m.id == apptables.CREATING_MIGRATION)
+                if skip:
+                    backend.mark_migrations(skip)
+                    report(f"adopted the application's tables: {apptables.CREATING_MIGRATION} marked applied, not run")
+                pending = pending.filter(lambda m: m.id != apptables.CREATING_MIGRATION)
             names = [m.id for m in pending]
             if pending:
                 backend.apply_migrations(pending)
@@ -440,8 +451,10 @@ def plan_install(conn: psycopg.Connection, settings: Settings, schedule: bool = 
     if schedule:
         cconn = _cron_conn(conn, pf)
         sched_plan = _schedule_plan(conn, cconn, pf, jobs)
-    plan = Plan(pf, _pending_migrations(conn), _sql_files(pf.plpython), changes, reg_changes,
-                [(a, n, d) for a, n, d, _, _ in sched_plan], jobs)
+    app = apptables.inspect(conn)
+    pending = [m for m in _pending_migrations(conn) if not (app.adopt and m == apptables.CREATING_MIGRATION)]
+    plan = Plan(pf, pending, _sql_files(pf.plpython), changes, reg_changes,
+                [(a, n, d) for a, n, d, _, _ in sched_plan], jobs, app)
     plan._sched = sched_plan  # type: ignore[attr-defined]
     return plan, cconn
 
@@ -461,8 +474,9 @@ def install(dsn: str, settings: Settings, dry_run: bool = False, schedule: bool 
         for note in pf.notes:
             report(f"note: {note}")
         _ensure_roles_and_extensions(conn, cconn, pf, schedule)
-        _run_migrations(conn, report)
-        _apply_objects(conn, plan, settings, report)
+        applied = _run_migrations(conn, report, adopt=plan.app.adopt)
+        _apply_objects(conn, plan, settings, report,
+                       created_now=apptables.CREATING_MIGRATION in applied)
         report(f"applied {len(plan.sql_files)} SQL object files, {len(plan.settings_changes)} setting change(s), "
                f"{len(plan.registry_changes)} registry change(s)")
         if schedule:
@@ -510,7 +524,8 @@ def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> 
         cconn.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(sql.Identifier(RUNNER)))
 
 
-def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print) -> None:
+def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print,
+                   created_now: bool = False) -> None:
     modules = _plpython_modules() if plan.preflight.plpython else {}
     with conn.transaction():
         conn.execute("SET LOCAL check_function_bodies = off")
@@ -524,8 +539,12 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs TO {}").format(sql.Identifier(role)))
         _write_setting_spec(conn)
-        first_xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+        if plan.app is not None:
+            apptables.record(conn, plan.app, created_now)   # before the files: triggers ask it
         _reset_routine_grants(conn)
+        # the routines' catalog rows as they are before the files run (the REVOKEs above
+        # rewrote rows in this same transaction, so an xmin cannot tell what the files wrote)
+        untouched = _routine_rows(conn)
         for name, source in modules.items():
             conn.execute(
                 "INSERT INTO bgjobs.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
@@ -542,7 +561,7 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                 text = expand_plpython(text, modules)
             _exec_file(conn, path, text, report)
         _apply_views(conn, views)
-        _drop_stale_routines(conn, first_xid, report)
+        _drop_stale_routines(conn, untouched, report)
         for key, (default, desc) in DEFAULTS.items():
             conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
                          "ON CONFLICT (key) DO NOTHING", (key, default, desc))
@@ -584,15 +603,22 @@ def _reset_routine_grants(conn) -> None:
         conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(sql.SQL(identity), roles))
 
 
-def _drop_stale_routines(conn, first_xid: str, report: Report) -> None:
+def _routine_rows(conn) -> set[tuple[int, str]]:
+    return {(oid, ctid) for oid, ctid in conn.execute(
+        "SELECT p.oid, p.ctid::text FROM pg_proc p "
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()}
+
+
+def _drop_stale_routines(conn, untouched: set[tuple[int, str]], report: Report) -> None:
     """Drop the routines an earlier install created that this release no longer defines
     (an old SECURITY DEFINER overload must not keep its grants).  Found in the catalog:
-    every routine this transaction (re)created has an xmin of this transaction, at or
-    after its first xid; bgjobs.installed_routines records what each install created."""
-    written = {r for (r,) in conn.execute(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p "
-        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace) "
-        "AND age(p.xmin) <= age(%s::xid8::xid)", (first_xid,)).fetchall()}
+    every routine the files (re)created or granted has a new catalog row version (a ctid
+    that `untouched`, taken before the files ran, does not hold);
+    bgjobs.installed_routines records what each install created."""
+    written = {r for (oid, ctid, r) in conn.execute(
+        "SELECT p.oid, p.ctid::text, p.oid::regprocedure::text FROM pg_proc p "
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()
+        if (oid, ctid) not in untouched}
     before = {r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()}
     if not before:                                   # first install of this release line
         before = {r for (r,) in conn.execute(
@@ -719,8 +745,12 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
             _drop_objects(conn)
             report("dropped bgjobs functions, procedures, views and triggers")
         if not keep_data:
-            _rollback_migrations(conn)
-            report("rolled back all migrations (tables and their data removed)")
+            kept = apptables.adopted(conn)
+            _rollback_migrations(conn, keep_app_tables=kept)
+            report("rolled back all migrations (bgjobs' tables and their data removed)")
+            if kept:
+                report("kept the application's own tables, their rows and grants (bgjobs adopted them, "
+                       "did not create them)")
         else:
             report("kept the tables, their data and their grants (--keep-data); a later install resumes with them")
         report(f"bgjobs uninstalled from database {dbname} (roles {', '.join(ROLES)} are cluster-wide and kept)")
@@ -755,7 +785,7 @@ def _object_name(path: Path) -> tuple[str, str]:
     return (schema or "public", name)
 
 
-def _rollback_migrations(conn) -> None:
+def _rollback_migrations(conn, keep_app_tables: bool = False) -> None:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(yoyo_uri(conn))
@@ -766,7 +796,12 @@ def _rollback_migrations(conn) -> None:
             _adopt_legacy_history(conn, [m.id for m in migrations], lambda s: None)
             # every migration but the first through yoyo; the first's rollback drops schema
             # bgjobs, where yoyo keeps bgjobs' history, so it runs last, by hand
-            backend.rollback_migrations(backend.to_rollback(migrations.filter(lambda m: m.id != "0001.core")))
+            rollback = backend.to_rollback(migrations.filter(lambda m: m.id != "0001.core"))
+            if keep_app_tables:
+                # adopted, not created: its rollback would drop the application's tables
+                backend.unmark_migrations(rollback.filter(lambda m: m.id == apptables.CREATING_MIGRATION))
+                rollback = rollback.filter(lambda m: m.id != apptables.CREATING_MIGRATION)
+            backend.rollback_migrations(rollback)
         with conn.transaction():
             conn.execute((migrations_dir() / "0001.core.rollback.sql").read_text())
         # bgjobs' history went with schema bgjobs; an application's yoyo tables in public stay
