@@ -52,21 +52,23 @@ REVOKE ALL ON bgjobs.automation_events FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON bgjobs.automation_events TO bgjobs_runner;
 GRANT SELECT ON bgjobs.automation_events TO bgjobs_admin, bgjobs_viewer;
 
--- A database where 0002 ran: carry its state over; its trigger on tasks goes (the job ends
--- episodes itself now, on tables it did not create as well).
+-- A database where 0002 ran (its indexes name it; an application's own tables, adopted,
+-- have none of them): carry its state over.  Its trigger on tasks and the two indexes over
+-- the old flags go (the job ends episodes itself now, on tables it did not create as well);
+-- the columns stay, unused.
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-              WHERE attrelid = pg_catalog.to_regclass('public.tasks') AND attname = 'is_overdue' AND NOT attisdropped) THEN
+  IF pg_catalog.to_regclass('public.tasks_overdue_pending_idx') IS NOT NULL THEN
     INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
     SELECT t.tenant_id, t.id, CASE WHEN t.is_overdue THEN coalesce(t.overdue_since, t.sla_violated_at) END,
            CASE WHEN t.sla_violated THEN coalesce(t.sla_violated_at, t.overdue_since) END
       FROM public.tasks t
      WHERE (t.is_overdue OR t.sla_violated) AND t.status IN ('Open', 'In Progress');
     DROP TRIGGER IF EXISTS tasks_reset_overdue ON public.tasks;
+    DROP INDEX public.tasks_overdue_pending_idx;
+    DROP INDEX IF EXISTS public.tasks_sla_pending_idx;
   END IF;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-              WHERE attrelid = pg_catalog.to_regclass('public.automation_logs') AND attname = 'event_key' AND NOT attisdropped) THEN
+  IF pg_catalog.to_regclass('public.automation_logs_event_key_idx') IS NOT NULL THEN
     INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
     SELECT l.id, l.tenant_id, l.rule_id, l.event_key, l.entity_type, l.entity_id, l.event_data, coalesce(l.executed_at, now())
       FROM public.automation_logs l

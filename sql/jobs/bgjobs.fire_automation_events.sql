@@ -39,15 +39,17 @@ BEGIN
   END IF;
 
   WITH ev AS (
-    SELECT *
+    -- an event key given twice in one batch is one occurrence
+    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
+           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
       FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
-           AS e(tenant_id, event, entity_type, entity_id, event_key, data)
+           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
+     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
   ),
-  fired AS (
-    SELECT e.*, r.id AS rule_id, r.rule_name, x.executed, x.error, gen_random_uuid() AS log_id
-      FROM ev e
-      JOIN public.automation_rules r
-        ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event AND r.is_active
+  rules AS MATERIALIZED (
+    -- each rule's actions, worked out once per rule rather than once per event
+    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, x.executed, x.error
+      FROM public.automation_rules r
      -- actions: a column the seeds' rules have and the contract does not require
      CROSS JOIN LATERAL (SELECT to_jsonb(r) -> 'actions' AS actions) ra
      CROSS JOIN LATERAL (
@@ -59,35 +61,35 @@ BEGIN
          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(ra.actions) = 'array' THEN ra.actions ELSE '[]'::jsonb END)
               WITH ORDINALITY AS a(action, ord)
      ) x
+     WHERE r.is_active
+       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
   ),
-  claimed AS (
-    -- the event key is claimed first: a rule that already ran for it is left out
-    INSERT INTO bgjobs.automation_events AS ae
-           (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+  fired AS MATERIALIZED (
+    SELECT e.*, r.rule_id, r.rule_name, r.executed, r.error, gen_random_uuid() AS log_id
+      FROM ev e
+      JOIN rules r ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event
+     -- a rule that already ran for this event key is left out (runs of a job never overlap;
+     -- the unique index on the keys is the backstop)
+     WHERE NOT EXISTS (SELECT 1 FROM bgjobs.automation_events ae
+                        WHERE ae.tenant_id = e.tenant_id AND ae.rule_id = r.rule_id AND ae.event_key = e.event_key)
+  ),
+  recorded AS (
+    INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
     SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
       FROM fired f
-    ON CONFLICT (tenant_id, rule_id, event_key) DO NOTHING
-    RETURNING ae.log_id
   ),
   logged AS (
-    INSERT INTO public.automation_logs AS l
+    INSERT INTO public.automation_logs
            (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
     SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
            CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
            f.executed, f.error, p_as_of
       FROM fired f
-      JOIN claimed c ON c.log_id = f.log_id
-    RETURNING l.id, l.tenant_id, l.rule_id, l.rule_name, l.trigger_event, l.actions_executed
   ),
-  logged_events AS (
-    SELECT lg.*, f.entity_type, f.entity_id, f.data AS event_data, f.event_key
-      FROM logged lg
-      JOIN fired f ON f.log_id = lg.id
-  ),
-  actions AS (
-    SELECT lg.*, a.action
-      FROM logged_events lg
-     CROSS JOIN LATERAL jsonb_array_elements(lg.actions_executed) AS a(action)
+  actions AS MATERIALIZED (
+    SELECT f.*, a.action
+      FROM fired f
+     CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
   ),
   targets AS (
@@ -101,32 +103,35 @@ BEGIN
       LEFT JOIN public.cases cs
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
-  people AS (
-    -- role and is_active: columns the seeds' users have and the contract does not require
-    SELECT u.tenant_id, u.id, u.email, u.full_name, j.u ->> 'role' AS role
-      FROM public.users u
-     CROSS JOIN LATERAL (SELECT to_jsonb(u) AS u) j
-     WHERE u.tenant_id IN (SELECT tg.tenant_id FROM targets tg WHERE tg.action ->> 'type' = 'notify')
-       AND coalesce((j.u ->> 'is_active')::boolean, true)
+  recipients AS MATERIALIZED (
+    -- each notify action's users, each found by its key
+    SELECT tg.*, r.user_id
+      FROM targets tg
+      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+     CROSS JOIN LATERAL (
+       SELECT coalesce(tg.task_assignee, c.assigned_to) WHERE tg.action ->> 'to' = 'assignee'
+       UNION ALL
+       SELECT c.owner_id WHERE tg.action ->> 'to' = 'case_owner'
+       UNION ALL
+       -- role: a column the seeds' users have and the contract does not require
+       SELECT a.id FROM public.users a
+        WHERE tg.action ->> 'to' = 'admins' AND a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
+     ) r(user_id)
+     WHERE tg.action ->> 'type' = 'notify'
   ),
   notified AS (
     INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT tg.tenant_id, 'email', u.email, 'automation_notification',
-           jsonb_build_object('rule_name', tg.rule_name, 'event', tg.trigger_event,
-                              'entity_type', tg.entity_type, 'entity_id', tg.entity_id,
-                              'title', tg.entity_title, 'details', tg.event_data,
-                              'recipient_name', u.full_name, 'automation_log_id', tg.id),
-           format('automation:%s:%s:%s', tg.rule_id,
-                  coalesce(tg.event_key, tg.id::text), u.id),
+    SELECT rc.tenant_id, 'email', u.email, 'automation_notification',
+           jsonb_build_object('rule_name', rc.rule_name, 'event', rc.event,
+                              'entity_type', rc.entity_type, 'entity_id', rc.entity_id,
+                              'title', rc.entity_title, 'details', rc.data,
+                              'recipient_name', u.full_name, 'automation_log_id', rc.log_id),
+           format('automation:%s:%s:%s', rc.rule_id, coalesce(rc.event_key, rc.log_id::text), u.id),
            'business'
-      FROM targets tg
-      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-      JOIN people u
-        ON u.tenant_id = tg.tenant_id
-       AND ((tg.action ->> 'to' = 'assignee' AND u.id = coalesce(tg.task_assignee, c.assigned_to))
-         OR (tg.action ->> 'to' = 'case_owner' AND u.id = c.owner_id)
-         OR (tg.action ->> 'to' = 'admins' AND u.role = 'admin'))
-     WHERE tg.action ->> 'type' = 'notify'
+      FROM recipients rc
+      JOIN public.users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
+     -- is_active: a column the seeds' users have and the contract does not require
+     WHERE coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   ),
@@ -139,7 +144,7 @@ BEGIN
      WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
     RETURNING 1
   )
-  SELECT count(*) INTO v_logged FROM logged;
+  SELECT count(*) INTO v_logged FROM fired;
 
   RETURN v_logged;
 END;

@@ -13,7 +13,8 @@
 -- per rule execution) and each SLA violation is logged to audit_log (action_type
 -- 'sla_violation').
 -- Set-based: one pass joins the open past-due tasks with the flags (a full join: tasks
--- without a flag are new, flags without such a task end), then one upsert and one delete.
+-- without a flag are new, flags without such a task end), then one insert, one update and
+-- one delete.
 -- Results: overdueTasks (newly overdue), slaViolations (newly violating), rulesTriggered,
 -- recordsUpdated (tasks flagged).
 CREATE OR REPLACE FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamptz, p_tenants uuid[])
@@ -60,14 +61,21 @@ BEGIN
            CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
            CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
            -- a replay as of an earlier moment ends no episode that began after it
+           f.task_id IS NOT NULL AS had_flag,
            f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
            CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
                            WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
       FROM open_due o
       FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+     -- only what this tick changes: a flag without its open past-due task, a task without a
+     -- flag or due since its episode began, a flagged task now past its SLA
+     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
+        OR (f.sla_violated_at IS NULL
+            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                             WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
-    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours,
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
            j.overdue_since IS NULL AS new_overdue,
            j.sla_violated_at IS NULL
              AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
@@ -77,13 +85,20 @@ BEGIN
       FROM joined j
      WHERE j.past_due AND (j.overdue_since IS NULL OR j.sla_violated_at IS NULL)
   ),
-  upserted AS (
-    INSERT INTO bgjobs.task_flags AS tf (tenant_id, task_id, overdue_since, sla_violated_at)
-    SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
+  -- plain INSERT and UPDATE rather than ON CONFLICT: which flags exist is known from the join
+  inserted AS (
+    INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+    SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of END
       FROM found f
-     WHERE f.new_overdue OR f.new_sla
-    ON CONFLICT (tenant_id, task_id) DO UPDATE
-       SET overdue_since = EXCLUDED.overdue_since, sla_violated_at = EXCLUDED.sla_violated_at
+     WHERE NOT f.had_flag
+    RETURNING 1
+  ),
+  updated AS (
+    UPDATE bgjobs.task_flags tf
+       SET overdue_since = f.overdue_since,
+           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
+      FROM found f
+     WHERE f.had_flag AND (f.new_overdue OR f.new_sla) AND tf.tenant_id = f.tenant_id AND tf.task_id = f.id
     RETURNING 1
   ),
   ended AS (
@@ -128,7 +143,7 @@ BEGIN
   )
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
-         (SELECT count(*) FROM upserted),
+         (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
          array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id), array_agg(ev.event_key), array_agg(ev.data)
     INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
     FROM events ev;
