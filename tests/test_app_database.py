@@ -17,10 +17,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from yoyo import get_backend, read_migrations
-
 from bgjobs.apptables import MINIMUM
 from bgjobs.db import yoyo_uri
+from yoyo import get_backend, read_migrations
 
 FIXTURE = Path(__file__).parent / "fixtures" / "app_schema.sql"
 AS_OF = datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc)
