@@ -209,5 +209,7 @@ def demo(directory, port):
     dm.main(directory, port, report=click.echo)
 
 
+from .jobs_cli import jobs as _jobs_group; main.add_command(_jobs_group)  # noqa: E402,E702  (bgjobs jobs ...)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

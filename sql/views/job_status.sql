@@ -8,6 +8,8 @@
 -- silenced_until (an active silence of the job or of everything).  The per-job figures
 -- come from bgjobs.job_stats(), a definer function, so that bgjobs_viewer can read this
 -- view without rights on the bgjobs schema.
+-- Appended by the job API: timezone (the zone the schedule is read in, or tenant), paused,
+-- and the pause's end (NULL: until resumed) and reason; state is 'Paused' meanwhile.
 CREATE OR REPLACE VIEW public.job_status AS
 SELECT
   r.job_name,
@@ -20,6 +22,7 @@ SELECT
        ELSE coalesce(c.active, false) AND r.enabled END         AS active,
   CASE
     WHEN h.pid IS NOT NULL THEN 'Running'
+    WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN 'Paused'
     WHEN last.status IS NULL THEN 'Pending'
     WHEN last.status = 'running' THEN 'Abandoned'              -- its backend died; reaped on the next run
     ELSE initcap(last.status)
@@ -44,7 +47,11 @@ SELECT
   st.p95_duration_seconds                                      AS p95_duration_seconds,
   al.alert_severity,
   coalesce(al.alerts, '{}')                                    AS alerts,
-  sil.until                                                    AS silenced_until
+  sil.until                                                    AS silenced_until,
+  r.timezone,
+  bgjobs.job_paused(r.paused_from, r.paused_until, now())      AS paused,
+  CASE WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.paused_until END AS paused_until,
+  CASE WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.pause_reason END AS pause_reason
 FROM bgjobs.job_registry r
 LEFT JOIN bgjobs.cron_jobs() c ON c.jobname = coalesce(r.cron_jobname, r.job_name)
                               AND c.database = current_database()
