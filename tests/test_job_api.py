@@ -430,3 +430,18 @@ def test_pg_cron_ticks_a_job_registered_from_sql():
         with psycopg.connect(sb.dsn, autocommit=True) as su:
             assert su.execute("SELECT count(*) FROM cron.job WHERE jobname = 'every-minute'").fetchone() == (0,)
             assert su.execute("SELECT count(*) FROM jobs_log WHERE job_name = 'every-minute'").fetchone()[0] >= 1
+
+
+def test_reinstall_without_settings_keeps_a_schedule_override(new_db, pg_server, cron_conn, tmp_path):
+    """Issue 9: re-running install without --settings silently reset schedule overrides."""
+    name = new_db()
+    dsn = pg_server.dsn(name)
+    f = tmp_path / "settings.toml"
+    f.write_text('[jobs."check-sla-and-overdue"]\nschedule = "*/10 * * * *"\n')
+    bgjobs("install", "--dsn", dsn, "--settings", str(f), check=True)
+    bgjobs("install", "--dsn", dsn, check=True)
+    jobs = cron_rows(cron_conn, name)
+    assert [v[0] for n, v in jobs.items() if n.startswith("check-sla-and-overdue")] == ["*/10 * * * *"]
+    with psycopg.connect(dsn) as c:
+        assert c.execute("SELECT schedule FROM bgjobs.job_registry WHERE job_name = 'check-sla-and-overdue'"
+                         ).fetchone() == ("*/10 * * * *",)

@@ -60,14 +60,21 @@ def _call(conn, query: str, args: tuple):
         raise BgjobsError(first_line(exc)) from None
 
 
-def _other_cron_db(conn):
-    """(preflight, cron connection) when pg_cron lives in another database, else None."""
+def _cron_side(conn):
+    """(preflight, connection to pg_cron's database) when pg_cron is loaded, else None.  The
+    SQL functions schedule only where pg_cron lives in this database and bgjobs_runner may
+    schedule there; this applies the rest from the shell (as install does)."""
     from . import install as inst
 
     pf = inst.preflight(conn, need_cron=False)
-    if not pf.cron_preloaded or pf.cron_here:
+    if not pf.cron_preloaded:
         return None
-    return pf, inst._cron_conn(conn, pf)
+    cconn = inst._cron_conn(conn, pf)
+    if not inst._cron_ready(cconn):
+        if cconn is not conn:
+            cconn.close()
+        return None
+    return pf, cconn
 
 
 @click.group()
@@ -137,16 +144,17 @@ def jobs_add(name, body, schedule, timezone, timeout, expected_duration, grace, 
         (res,) = _call(conn, "SELECT bgjobs.register_job(%s, %s, %s, %s, %s, %s, %s, %s)", args)
         where = ""
         if not res["scheduled"]:
-            other = _other_cron_db(conn)
-            if other is not None:
-                pf, cconn = other
+            side = _cron_side(conn)
+            if side is not None:
+                pf, cconn = side
                 try:
                     inst.apply_schedules(conn, cconn, pf, report=lambda s: None, only={name})
                 finally:
-                    cconn.close()
-                where = f" (pg_cron in database {pf.cron_db})"
+                    if cconn is not conn:
+                        cconn.close()
+                where = "" if pf.cron_here else f" (pg_cron in database {pf.cron_db})"
             else:
-                where = " (not scheduled: pg_cron is not loaded; bgjobs install applies it)"
+                where = " (not scheduled: pg_cron is not loaded or not created; bgjobs install applies it)"
         (cron_name,) = conn.execute("SELECT coalesce(cron_jobname, job_name) FROM bgjobs.job_registry "
                                     "WHERE job_name = %s", (name,)).fetchone()
     verb = "registered" if res["created"] else ("updated" if res["changed"] else "unchanged")
@@ -167,9 +175,9 @@ def jobs_remove(name, dsn):
                            (name,)).fetchone() if conn.execute(
             "SELECT to_regclass('bgjobs.job_registry')").fetchone()[0] else None
         _call(conn, "SELECT bgjobs.unregister_job(%s)", (name,))
-        other = _other_cron_db(conn) if row else None
-        if other is not None:
-            pf, cconn = other
+        side = _cron_side(conn) if row else None
+        if side is not None:
+            pf, cconn = side
             try:
                 rows = [r for r in inst._runner_cron_rows(cconn, pf) if r[1] == row[0] and r[4] == pf.dbname]
                 for jobid, *_ in rows:
@@ -179,7 +187,8 @@ def jobs_remove(name, dsn):
                         with inst._as_runner(cconn):
                             cconn.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))
             finally:
-                cconn.close()
+                if cconn is not conn:
+                    cconn.close()
     click.echo(f"removed {name} (its run history stays)")
 
 

@@ -68,7 +68,7 @@ h AS (
 ),
 missed AS (
   SELECT h.job_name,
-         greatest(coalesce(h.last_eff, h.registered_at), h.floor) AS ref,
+         coalesce(h.last_eff, h.registered_at) AS ref,
          s.expected_at,
          CASE WHEN s.expected_at IS NOT NULL
               THEN greatest(coalesce(h.last_eff, h.registered_at), h.floor) < s.expected_at - interval '30 seconds'
