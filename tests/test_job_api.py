@@ -445,3 +445,31 @@ def test_reinstall_without_settings_keeps_a_schedule_override(new_db, pg_server,
     with psycopg.connect(dsn) as c:
         assert c.execute("SELECT schedule FROM bgjobs.job_registry WHERE job_name = 'check-sla-and-overdue'"
                          ).fetchone() == ("*/10 * * * *",)
+
+
+@pytest.mark.parametrize("day,slots", [
+    # (the first tick, the evening before, catches up the day before's slot, as of that slot:
+    # a replay starts as a server that was down)
+    # spring forward: 02:30 does not exist in Berlin; the slot is the end of the gap, 03:00 CEST
+    ("2026-03-29", ["2026-03-28 01:30+00", "2026-03-29 01:00+00"]),
+    # fall back: 02:30 happens twice; the slot is its first occurrence, 02:30 CEST
+    ("2026-10-25", ["2026-10-24 00:30+00", "2026-10-25 00:30+00"]),
+    # an ordinary day
+    ("2026-11-10", ["2026-11-09 01:30+00", "2026-11-10 01:30+00"]),
+])
+def test_zoned_job_handles_each_slot_once_across_dst(sql, day, slots):
+    sql("CREATE FUNCTION public.noop() RETURNS void LANGUAGE sql AS $$ SELECT $$")
+    sql("SELECT bgjobs.register_job('berlin-0230', 'public.noop', '30 2 * * *', 'Europe/Berlin')")
+    [(tick_expr,)] = sql("SELECT tick FROM bgjobs.job_registry WHERE job_name = 'berlin-0230'")
+    assert tick_expr == "*/15 * * * *"
+    # every tick pg_cron makes from the evening before to the next morning (UTC)
+    for (at,) in sql("SELECT generate_series(%s::date - interval '4 hours', %s::date + interval '10 hours', "
+                     "interval '15 minutes')", day, day):
+        tick(sql, "berlin-0230", at)
+    want = [s[0] for s in sql("SELECT unnest(%s::timestamptz[])", slots)]
+    assert [r[0] for r in sql("SELECT as_of FROM jobs_log WHERE job_name = 'berlin-0230' ORDER BY as_of")] == want
+    # next_expected_run agrees with the tick: the slot itself just before it, the next day's after it
+    assert sql("SELECT bgjobs.next_expected_run('berlin-0230', %s::timestamptz - interval '1 minute')",
+               want[1]) == [(want[1],)]
+    assert sql("SELECT bgjobs.next_expected_run('berlin-0230', %s::timestamptz + interval '1 minute') "
+               "= (%s::date + 1 + time '02:30') AT TIME ZONE 'Europe/Berlin'", want[1], day) == [(True,)]
