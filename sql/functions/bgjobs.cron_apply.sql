@@ -28,6 +28,7 @@ BEGIN
   END IF;
   IF to_regclass('cron.job') IS NULL OR NOT has_schema_privilege('cron', 'USAGE')
      OR to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL
+     OR to_regprocedure('cron.alter_job(bigint,text,text,text,text,boolean)') IS NULL
      OR NOT has_function_privilege('cron.schedule_in_database(text,text,text,text,text,boolean)', 'EXECUTE')
      OR NOT has_function_privilege('cron.alter_job(bigint,text,text,text,text,boolean)', 'EXECUTE') THEN
     RETURN NULL;
