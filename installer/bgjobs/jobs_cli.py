@@ -15,6 +15,7 @@ the pg_cron side there (the SQL functions cannot reach it).  Errors are one line
 from __future__ import annotations
 
 import json
+from datetime import timezone
 
 import click
 import psycopg
@@ -104,8 +105,9 @@ def jobs_list(dsn, as_json):
     for r in rows:
         state = "disabled" if not r["enabled"] else "active"
         if r["paused"]:
-            state = "paused" + (f" until {r['paused_until']:%Y-%m-%d %H:%M}" if r["paused_until"] else "")
-        nxt = r["next_run"].astimezone().strftime("%Y-%m-%d %H:%M") if r["next_run"] else "-"
+            until = r["paused_until"]
+            state = "paused" + (f" until {until.astimezone(timezone.utc):%Y-%m-%d %H:%M}" if until else "")
+        nxt = r["next_run"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if r["next_run"] else "-"
         table.append((r["job_name"], r["schedule"], r["timezone"], r["body"], state, nxt))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
