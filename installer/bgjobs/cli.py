@@ -443,8 +443,10 @@ def demo(directory, port):
 
 def _register_groups() -> None:
     from . import maintenance
+    from .jobs_cli import jobs
 
-    maintenance.register(main, one_line_errors)
+    main.add_command(jobs)                          # bgjobs jobs ...
+    maintenance.register(main, one_line_errors)    # bgjobs maintenance ...
 
 
 _register_groups()
