@@ -4,36 +4,55 @@ One sender, two hosts: the PL/Python delivery function (the installer embeds thi
 and ``bgjobs worker`` use the same code. Standard library only; no I/O at import.
 
     message = render(row["template"], row["payload"], tz_name)
-    with Sender(config) as sender:
-        outcome = sender.send(row["channel"], row["recipient"], message)
+    with Sender(config, tick=check_interrupts) as sender:
+        outcome = sender.send(row["channel"], row["recipient"], message,
+                              idempotency_key=f"bgjobs-{row['id']}", deadline=run_ends)
         # outcome.ok / outcome.permanent / outcome.error / outcome.status
 
 Channels: 'slack' (incoming webhook), 'webhook' (JSON POST), 'whatsapp' (JSON POST of
 {to, text} to a gateway), 'email' (SMTP over one kept-open connection, or the Resend API).
 Outcome classification: HTTP 2xx ok; 408, 425, 429 and 5xx transient; other statuses
-permanent; network errors and timeouts transient; SMTP 4xx transient, 5xx permanent; a
-channel with nothing configured permanent. Errors never carry a URL path, key, password
-or header: URLs are cut to scheme and host, configured secrets are masked.
+permanent (a redirect is not followed); network errors and timeouts transient; SMTP 4xx
+transient, 5xx permanent; a channel with nothing configured permanent.
+
+Deadlines: every send has one TOTAL deadline (timeout_seconds, at most 10 s, or less when
+the caller's run budget ends sooner) covering connect, TLS, request and answer: each
+wait is a step of at most STEP_SECONDS, so a peer that drips a byte every few seconds is
+cut off at the deadline, and between steps the host's ``tick`` runs (in PostgreSQL a
+cheap query, so that pg_cancel_backend / pg_terminate_backend take effect mid-send).
+
+Errors never carry a URL path, query, key, password, header or recipient: a URL is cut
+to scheme://host[:port], an HTTP failure keeps only its status and standard reason (and
+a short error code such as Slack's ``invalid_token``), configured secrets and the send's
+recipients are masked.  HTTP requests carry an Idempotency-Key (the caller's stable key
+per notification); e-mails use it as their Message-ID.  E-mail recipients are parsed as
+RFC 5322 address lists; bodies go quoted-printable (7-bit clean).
 Retries are the caller's: wait ``backoff_seconds(attempts)``, give up after MAX_ATTEMPTS.
 """
 
 import datetime as _dt
 import email.utils
+import errno
 import html as _html
 import http.client
+import io
 import json
+import math
+import os
 import re
+import selectors
 import smtplib
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from email.message import EmailMessage
 from typing import NamedTuple, Optional
 from zoneinfo import ZoneInfo
 
-__all__ = ["render", "Sender", "Outcome", "backoff_seconds", "MAX_ATTEMPTS", "CHANNELS"]
+__all__ = ["render", "Sender", "Outcome", "Interrupted", "addresses", "backoff_seconds",
+           "MAX_ATTEMPTS", "CHANNELS", "STEP_SECONDS"]
 
 # Tries before a notification is dead. With the default backoff (30 s doubling, capped at
 # 1 h) the 8th try comes about 64 minutes after the first.
@@ -93,8 +112,34 @@ def _one_line(value, limit=250):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Slack mrkdwn has no escape for its formatting characters: a value (a job, tenant or rule
+# name, an error text) gets look-alikes instead (∗ ˍ ∼ ˋ), so that "*", "_", "~" and "`" can
+# never open bold, italics, strike-through or code; "&", "<" and ">" become the entities
+# Slack documents (no <!channel> or <@user> from data), and line breaks become spaces (no
+# "> " quote or forged "*Field:*" line from data).
+# An "_" between two letters or digits (snake_case) cannot open italics and stays as it is.
+_MRKDWN_LOOKALIKES = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
+SLACK_SECTION_LIMIT = 3000      # characters of one section block's text (Slack's limit)
+SLACK_BLOCK_LIMIT = 50          # blocks in one message (Slack's limit)
+SLACK_TEXT_LIMIT = 3000         # the fallback text is kept as short as a section
+
+
 def _slack_escape(value):
-    return _str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """A value made inert for Slack mrkdwn, on one line."""
+    text = _LINE_BREAKS.sub(" ", _str(value)).replace("\t", " ")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _LOOSE_UNDERSCORE.sub("\u02cd", text.translate(_MRKDWN_LOOKALIKES))
+
+
+def _slack_escape_lines(text):
+    """Multi-line text (bgjobs' own layout) with every line escaped."""
+    return "\n".join(_slack_escape(line) for line in _str(text).split("\n"))
+
+
+def _cut(text, limit, note="…"):
+    return text if len(text) <= limit else text[: limit - len(note)] + note
 
 
 def _zone(name):
@@ -152,12 +197,40 @@ def _pairs(mapping):
 
 
 def _slack(text, body_lines):
-    """Slack message: fallback text plus one mrkdwn section (seed format)."""
-    message = {"text": text}
-    body = "\n".join(line for line in body_lines if line is not None)
-    if body:
-        message["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
+    """Slack message: fallback text plus mrkdwn sections (the seed format: one section).
+    A body longer than a section holds is split at line ends into several sections; a
+    line longer than a section is cut; past Slack's 50 blocks the last one says how many
+    lines were left out.  ``text`` and ``body_lines`` are mrkdwn, values already escaped."""
+    message = {"text": _cut(text, SLACK_TEXT_LIMIT)}
+    lines = []
+    for line in body_lines:
+        if line is not None:
+            lines.extend(_cut(part, SLACK_SECTION_LIMIT) for part in line.split("\n"))
+    sections, current = [], None
+    for line in lines:
+        if current is not None and len(current) + 1 + len(line) <= SLACK_SECTION_LIMIT:
+            current += "\n" + line
+        else:
+            if current is not None:
+                sections.append(current)
+            current = line
+    if current is not None:
+        sections.append(current)
+    if len(sections) > SLACK_BLOCK_LIMIT:
+        left = sum(body.count("\n") + 1 for body in sections[SLACK_BLOCK_LIMIT - 1:])
+        sections = sections[: SLACK_BLOCK_LIMIT - 1] + [
+            f"… {left} more lines not shown (Slack's limit of {SLACK_BLOCK_LIMIT} blocks)"]
+    sections = [body for body in sections if body.strip()]
+    if sections:
+        message["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}
+                             for body in sections]
     return message
+
+
+def _slack_plain(text):
+    """A message that is bgjobs' plain text layout (no mrkdwn intended): escaped, cut."""
+    return {"text": _cut(_slack_escape_lines(text), SLACK_TEXT_LIMIT,
+                         "\n… (cut to Slack's length limit)")}
 
 
 def _html_from_text(text):
@@ -238,7 +311,7 @@ def _render_hearing_reminder(p, tz_name):
     lines += [time_line] if time_line else []
     lines += ["", "Preparation checklist:"] + [f"• {item}" for item in _HEARING_CHECKLIST]
     text = "\n".join(lines)
-    return f"Hearing Reminder: {number} - {court}", text, {"text": text}
+    return f"Hearing Reminder: {number} - {court}", text, _slack_plain(text)
 
 
 def _render_deadline_digest(p, tz_name):
@@ -266,7 +339,7 @@ def _render_deadline_digest(p, tz_name):
     subject = f"Your Upcoming Deadlines (Next 24 Hours): {count} item{'s' if count != 1 else ''}"
     if high_count:
         subject += f", {high_count} high priority"
-    return subject, text, {"text": text}
+    return subject, text, _slack_plain(text)
 
 
 def _render_automation_health(p, tz_name):
@@ -392,7 +465,7 @@ def _render_generic(template, p):
     title = _str(template) or "bgjobs notification"
     lines = [f"{key}: {value}" for key, value in _pairs(p)]
     text = "\n".join([title, ""] + lines) if lines else title
-    return title, text, _slack(_slack_escape(title), [_slack_escape("\n".join(lines))])
+    return title, text, _slack(_slack_escape(title), [_slack_escape(line) for line in lines])
 
 
 _TEMPLATES = {
@@ -441,14 +514,177 @@ class Outcome(NamedTuple):
     status: Optional[int] = None
 
 
+class Interrupted(BaseException):
+    """The host's interrupt check raised while a send waited: in PostgreSQL a pending
+    cancel (pg_cancel_backend, a job timeout) or terminate request.  A BaseException, so
+    that no handler of network errors swallows it; ``cause`` is what the check raised,
+    for the host to raise again (its SQLSTATE then reaches the caller)."""
+
+    def __init__(self, cause):
+        super().__init__(cause)
+        self.cause = cause
+
+
+# Every wait of a send (connect, TLS handshake, each read and write) lasts at most this
+# long before the host's interrupt check runs and the send's total deadline is looked at.
+STEP_SECONDS = 0.25
+
+
+class _Deadline:
+    """The moment a send must be over (time.monotonic()), and the host's interrupt check."""
+
+    def __init__(self, seconds, tick=None, clock=time.monotonic, end=None):
+        now = clock()
+        self.end = now + seconds if end is None else min(now + seconds, end)
+        self.length = max(self.end - now, 0.0)
+        self.tick = tick
+        self.clock = clock
+        self.hit = False
+
+    def slice(self):
+        """Seconds the next wait may last; raises TimeoutError once the deadline passed."""
+        left = self.end - self.clock()
+        if left <= 0:
+            self.hit = True
+            raise TimeoutError("timed out")
+        return min(STEP_SECONDS, left)
+
+    def waited(self):
+        """After a wait step that saw nothing: let the host process interrupts."""
+        if self.tick is not None:
+            try:
+                self.tick()
+            except Interrupted:
+                raise
+            except BaseException as exc:
+                raise Interrupted(exc) from None
+
+
+class _StepReader(io.RawIOBase):
+    def __init__(self, sock):
+        super().__init__()
+        self._sock = sock
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self._sock.recv_into(buffer)
+
+    def close(self):
+        if not self.closed:
+            super().close()
+            self._sock._release()
+
+
+class _StepSocket:
+    """A connected socket (plain or TLS) whose reads and writes wait in steps of at most
+    STEP_SECONDS and never past the owner's current deadline: a peer that drips one byte
+    every few seconds cannot hold a send past it.  smtplib and http.client use it as
+    their socket."""
+
+    def __init__(self, sock, owner):
+        self._sock = sock
+        self._owner = owner
+        self._files = 0             # open makefile() readers (they keep the socket open)
+        self._closed = False
+
+    def _wait(self, operation, *args):
+        while True:
+            deadline = self._owner._deadline
+            self._sock.settimeout(deadline.slice())
+            try:
+                return operation(*args)
+            except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                deadline.waited()
+
+    def sendall(self, data):
+        view = memoryview(data).cast("B")
+        sent = 0
+        while sent < len(view):
+            sent += self._wait(self._sock.send, view[sent:])
+
+    def send(self, data):
+        return self._wait(self._sock.send, data)
+
+    def recv(self, size, flags=0):
+        return self._wait(self._sock.recv, size)
+
+    def recv_into(self, buffer, size=0, flags=0):
+        return self._wait(self._sock.recv_into, buffer, size)
+
+    def makefile(self, mode="r", *args, **kwargs):
+        if mode not in ("rb", "br"):
+            raise ValueError(f"bgjobs socket: makefile mode {mode!r} not supported")
+        self._files += 1
+        return io.BufferedReader(_StepReader(self), 8192)
+
+    def settimeout(self, value):
+        pass                        # the deadline rules
+
+    def _release(self):
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self._sock.close()
+
+    def close(self):
+        """Like socket.close(): the socket really closes once its readers are closed too."""
+        self._closed = True
+        if self._files <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name):    # fileno, getpeername, shutdown, setsockopt, ...
+        return getattr(self._sock, name)
+
+
+class _StepTLS:
+    """What smtplib.starttls() takes as its context: wraps our socket's inner one."""
+
+    def __init__(self, owner):
+        self._owner = owner
+
+    def wrap_socket(self, sock, server_hostname=None):
+        inner = sock._sock if isinstance(sock, _StepSocket) else sock
+        return _StepSocket(self._owner._tls(inner, server_hostname), self._owner)
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    """http.client over a stepwise-connected _StepSocket (plain or TLS)."""
+
+    def __init__(self, owner, host, port, tls):
+        super().__init__(host, port)
+        self._owner = owner
+        self._use_tls = tls
+        self.default_port = 443 if tls else 80
+
+    def connect(self):
+        self.sock = self._owner._open(self.host, self.port, tls=self._use_tls)
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib over a stepwise-connected _StepSocket (SMTPS when use_ssl)."""
+
+    def __init__(self, owner, host, port, use_ssl):
+        self._owner = owner
+        self._use_ssl = use_ssl
+        super().__init__(host, port, timeout=owner.timeout)
+
+    def _get_socket(self, host, port, timeout):
+        return self._owner._open(host, port, tls=self._use_ssl)
+
+
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_KEYS = ("slack_webhook_url", "whatsapp_webhook_url", "webhook_url", "smtp_password",
                 "resend_api_key")
+# A short machine-readable error code in a response body (Slack: invalid_token,
+# no_service, channel_not_found) is kept in an error; any other body is not.
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,59}")
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
 
 
 def _origin(url):
-    """'https://hooks.slack.com/…': scheme and host only, never path, query or userinfo."""
+    """'https://hooks.slack.com': scheme, host and port only, never path, query or userinfo."""
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
@@ -456,7 +692,7 @@ def _origin(url):
             host = f"{host}:{parts.port}"
     except ValueError:
         return "<url>"
-    return f"{parts.scheme}://{host}/…"
+    return f"{parts.scheme}://{host}"
 
 
 def _origin_of_match(match):
@@ -481,14 +717,44 @@ def _http_permanent(status):
     return not (status in (408, 425, 429) or 500 <= status <= 599)
 
 
-def _network_error(exc):
+try:
+    email.utils.getaddresses([""], strict=True)
+    _GETADDRESSES_OPTIONS = {"strict": True}
+except TypeError:                   # a Python without the strict parser (CVE-2023-27043)
+    _GETADDRESSES_OPTIONS = {}
+
+
+def addresses(value):
+    """[(display name, address)] of an RFC 5322 address list ('"Doe, J" <j@x.test>, k@y.test');
+    empty entries are skipped.  Raises ValueError if any entry is not one plain address
+    (the whole list is refused: never sent to a part of it)."""
+    text = _str(value)
+    if "\r" in text or "\n" in text:
+        raise ValueError("line break in an address list")
+    result, seen = [], set()
+    for name, address in email.utils.getaddresses([text], **_GETADDRESSES_OPTIONS):
+        if not name and not address:
+            continue
+        if not _ADDRESS.fullmatch(address or ""):
+            raise ValueError("not an e-mail address")
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            result.append((name, address))
+    if not result and text.strip(" ,"):
+        raise ValueError("not an e-mail address")
+    return result
+
+
+def _network_error(exc, deadline=None):
     """(permanent, description) for a failure below HTTP/SMTP."""
     reason = getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, ssl.SSLCertVerificationError):
         return True, "TLS certificate verification failed"
     if isinstance(reason, http.client.InvalidURL):
-        return True, f"invalid URL: {reason}"
-    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return True, "invalid URL"
+    if (deadline is not None and deadline.hit) or isinstance(reason, (socket.timeout, TimeoutError)):
+        if deadline is not None:
+            return False, f"timed out (no complete answer within {deadline.length:.3g} s)"
         return False, "timed out"
     if isinstance(reason, ConnectionRefusedError):
         return False, "connection refused"
@@ -499,32 +765,37 @@ def _network_error(exc):
     return False, f"{type(reason).__name__}: {reason}"
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A webhook that redirects is misconfigured: report the 3xx instead of following."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 class Sender:
-    """Sends rendered messages; one instance per batch (keeps one SMTP connection).
+    """Sends rendered messages; one instance per run (keeps one SMTP connection).
 
     ``config`` keys (all optional, string values as stored in settings and secrets):
     slack_webhook_url, whatsapp_webhook_url, webhook_url, email_transport ('smtp' or
     'resend'), smtp_host, smtp_port, smtp_username, smtp_password, smtp_starttls,
     smtp_ssl, alert_email_from, alert_email_to (for email rows with no recipient),
-    resend_api_key, resend_from, resend_base_url, timeout_seconds (default and cap 10)."""
+    resend_api_key, resend_from, resend_base_url, timeout_seconds (default and cap 10).
 
-    def __init__(self, config=None):
+    ``timeout_seconds`` is the TOTAL deadline of one send (connect, TLS, request, answer),
+    not a per-read timeout.  ``tick`` is the host's interrupt check (PostgreSQL: a cheap
+    query, so that a cancel or terminate request takes effect): it runs whenever a send
+    has waited STEP_SECONDS without progress; if it raises, the send is abandoned and
+    Interrupted (with the original exception as ``cause``) propagates."""
+
+    def __init__(self, config=None, tick=None, clock=time.monotonic):
         self.config = {k: v for k, v in (config or {}).items() if v is not None and v != ""}
         try:
             timeout = float(self.config.get("timeout_seconds", MAX_TIMEOUT))
         except (TypeError, ValueError):
             timeout = MAX_TIMEOUT
+        if not math.isfinite(timeout):
+            timeout = MAX_TIMEOUT
         self.timeout = min(max(timeout, 0.1), MAX_TIMEOUT)
+        self._tick = tick
+        self._clock = clock
+        self._deadline = _Deadline(self.timeout, tick, clock)
         self._smtp = None
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._ssl_context = None
         self._secrets = set()
+        self._recipients = ()
         for key in _SECRET_KEYS:
             self._remember_secret(self.config.get(key))
 
@@ -534,13 +805,18 @@ class Sender:
     def __exit__(self, *exc_info):
         self.close()
 
+    def check(self):
+        """The host's interrupt check, between sends (raises Interrupted)."""
+        _Deadline(0, self._tick, self._clock).waited()
+
     def close(self):
-        """Ends the SMTP session if one is open."""
+        """Ends the SMTP session if one is open (QUIT within 2 s, else just closes)."""
         if self._smtp is not None:
+            self._deadline = _Deadline(2.0, None, self._clock)
             try:
                 self._smtp.quit()
             except Exception:
-                self._smtp.close()
+                self._drop_smtp()
             self._smtp = None
 
     # -- secrets
@@ -564,6 +840,8 @@ class Sender:
         text = _CREDENTIAL.sub(lambda m: m.group(1) + " ***", text)
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
+        for recipient in sorted(self._recipients, key=len, reverse=True):
+            text = re.sub(re.escape(recipient), "<recipient>", text, flags=re.I)
         text = " ".join(text.split())
         return text if len(text) <= 400 else text[:399] + "…"
 
@@ -572,111 +850,189 @@ class Sender:
 
     # -- entry point
 
-    def send(self, channel, recipient, message):
+    def send(self, channel, recipient, message, idempotency_key=None, deadline=None):
         """Deliver ``message`` (render()'s dict) on ``channel`` to ``recipient``
-        (an address, URL or phone number; empty means the configured default).
-        Returns an Outcome; never raises."""
+        (an address list, URL or phone number; empty means the configured default).
+        ``idempotency_key``: the same for every try of one notification (HTTP header
+        Idempotency-Key; the e-mail's Message-ID).  ``deadline``: a time.monotonic()
+        moment the send must not outlast (the run's budget), besides timeout_seconds.
+        Returns an Outcome; never raises, except Interrupted."""
         if isinstance(message, str):
             message = {"subject": _one_line(message), "text": message}
         message = message or {}
         recipient = _str(recipient).strip()
+        key = _str(idempotency_key).strip()[:200] or None
+        self._deadline = _Deadline(self.timeout, self._tick, self._clock, deadline)
+        self._recipients = ()
         try:
             if channel == "slack":
                 url = recipient if _is_http_url(recipient) else self.config.get("slack_webhook_url")
-                body = message.get("slack") or {"text": _str(message.get("text"))}
-                return self._post("slack", url, body, "slack webhook")
+                body = message.get("slack") or {"text": _slack_plain(message.get("text"))["text"]}
+                return self._post("slack", url, body, "slack webhook", key)
             if channel == "webhook":
                 url = recipient if _is_http_url(recipient) else self.config.get("webhook_url")
                 body = {k: v for k, v in message.items() if k != "slack"}
-                return self._post("webhook", url, body, "webhook url")
+                return self._post("webhook", url, body, "webhook url", key)
             if channel == "whatsapp":
                 if not recipient:
                     return self._fail(True, "whatsapp: no recipient phone number")
+                self._recipients = (recipient,) if len(recipient) >= 4 else ()
                 body = {"to": recipient, "text": _str(message.get("text"))}
                 return self._post("whatsapp", self.config.get("whatsapp_webhook_url"), body,
-                                  "whatsapp webhook")
+                                  "whatsapp webhook", key)
             if channel == "email":
-                return self._send_email(recipient, message)
+                return self._send_email(recipient, message, key)
             return self._fail(True, f"unknown channel {_one_line(channel, 40)!r}")
+        except Interrupted:
+            self._drop_smtp()
+            raise
         except Exception as exc:  # a bug here must not lose the batch
             return self._fail(False, f"{channel}: unexpected {type(exc).__name__}: {exc}")
 
+    # -- connections
+
+    def _open(self, host, port, tls=False, server_hostname=None):
+        """A _StepSocket connected to host:port within the current deadline (TLS: verified)."""
+        deadline = self._deadline
+        error = None
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            try:
+                self._connect(sock, address, deadline)
+            except TimeoutError:
+                sock.close()
+                raise
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            break
+        else:
+            raise error or OSError(f"no address for {host}")
+        try:
+            sock.setblocking(True)
+            if family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls:
+                sock = self._tls(sock, server_hostname or host)
+        except BaseException:
+            sock.close()
+            raise
+        return _StepSocket(sock, self)
+
+    @staticmethod
+    def _connect(sock, address, deadline):
+        sock.setblocking(False)
+        err = sock.connect_ex(address)
+        if err in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EAGAIN):
+            with selectors.DefaultSelector() as selector:
+                selector.register(sock, selectors.EVENT_WRITE)
+                while not selector.select(deadline.slice()):
+                    deadline.waited()
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err not in (0, errno.EISCONN):
+            raise OSError(err, os.strerror(err))
+
+    def _tls(self, sock, server_hostname):
+        """TLS over a connected socket, the handshake in deadline-bounded steps."""
+        deadline = self._deadline
+        if self._ssl_context is None:        # loading the CA store costs milliseconds: once
+            self._ssl_context = ssl.create_default_context()
+        wrapped = self._ssl_context.wrap_socket(
+            sock, server_hostname=server_hostname, do_handshake_on_connect=False)
+        while True:
+            wrapped.settimeout(deadline.slice())
+            try:
+                wrapped.do_handshake()
+                return wrapped
+            except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                deadline.waited()
+
     # -- HTTP
 
-    def _post(self, channel, url, body, what, headers=None):
+    def _post(self, channel, url, body, what, key=None, headers=None):
         if not url:
             return self._fail(True, f"{what} not configured")
         if not _is_http_url(url):
             return self._fail(True, f"{what} is not an http(s) URL")
         self._remember_secret(url)
-        request = urllib.request.Request(
-            url, data=json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "bgjobs",
-                     **(headers or {})})
-        where = url  # _fail cuts it to scheme and host
+        where = _origin(url)
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status = response.status
-                response.read(65536)
-        except urllib.error.HTTPError as exc:
-            try:
-                snippet = exc.read(300).decode("utf-8", "replace")
-            except Exception:
-                snippet = ""
-            finally:
-                exc.close()
-            error = f"{channel}: HTTP {exc.code} from {where}"
-            if snippet.strip():
-                error += f": {snippet}"
-            return self._fail(_http_permanent(exc.code), error, exc.code)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            permanent, description = _network_error(exc)
+            parts = urllib.parse.urlsplit(url)
+            host, tls = parts.hostname, parts.scheme == "https"
+            port = parts.port or (443 if tls else 80)
+        except ValueError:
+            return self._fail(True, f"{channel}: invalid URL ({where})")
+        if not host or not re.fullmatch(r"[A-Za-z0-9._:-]+", host):
+            return self._fail(True, f"{channel}: invalid URL ({where})")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        data = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+        request_headers = {"Content-Type": "application/json", "User-Agent": "bgjobs",
+                           "Connection": "close", **(headers or {})}
+        if key:
+            request_headers["Idempotency-Key"] = key
+        connection = _HTTPConnection(self, host, port, tls)
+        try:
+            connection.request("POST", target, body=data, headers=request_headers)
+            response = connection.getresponse()
+            status = response.status
+            detail = response.read(65536 if 200 <= status <= 299 else 300)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            permanent, description = _network_error(exc, self._deadline)
             return self._fail(permanent, f"{channel}: {description} ({where})")
-        except ValueError as exc:  # malformed URL that urlsplit accepted
-            return self._fail(True, f"{channel}: bad URL {where}: {exc}")
+        finally:
+            connection.close()
         if 200 <= status <= 299:
             return Outcome(True, False, None, status)
-        return self._fail(_http_permanent(status), f"{channel}: HTTP {status} from {where}", status)
+        reason = http.client.responses.get(status, "")
+        error = f"{channel}: HTTP {status}{' ' + reason if reason else ''} from {where}"
+        code = detail.decode("utf-8", "replace").strip()
+        if _ERROR_CODE.fullmatch(code):
+            error += f" ({code})"
+        return self._fail(_http_permanent(status), error, status)
 
     # -- email
 
-    def _send_email(self, recipient, message):
-        to = [a.strip() for a in (recipient or _str(self.config.get("alert_email_to"))).split(",")
-              if a.strip()]
+    def _send_email(self, recipient, message, key=None):
+        raw = recipient or _str(self.config.get("alert_email_to"))
+        try:
+            to = addresses(raw)
+        except ValueError as exc:
+            return self._fail(True, f"email: recipient is not a valid address list ({exc})")
         if not to:
             return self._fail(True, "email: no recipient (and alert_email_to not configured)")
+        self._recipients = tuple({address for _, address in to} | ({raw} if len(raw) >= 4 else set()))
         subject = _one_line(message.get("subject") or "bgjobs notification")
         text, html = _str(message.get("text")), message.get("html")
         if _str(self.config.get("email_transport", "smtp")).strip().lower() == "resend":
-            key = self.config.get("resend_api_key")
-            if not key:
+            api_key = self.config.get("resend_api_key")
+            if not api_key:
                 return self._fail(True, "email: resend api key not configured")
             sender = self.config.get("resend_from") or self.config.get("alert_email_from")
             if not sender:
                 return self._fail(True, "email: resend_from not configured")
-            self._remember_secret(key)
+            self._remember_secret(api_key)
             base = self.config.get("resend_base_url", "https://api.resend.com").rstrip("/")
-            body = {"from": sender, "to": to, "subject": subject, "text": text}
+            body = {"from": sender, "to": [email.utils.formataddr(a) for a in to],
+                    "subject": subject, "text": text}
             if html:
                 body["html"] = html
-            return self._post("resend", base + "/emails", body, "resend base url",
-                              {"Authorization": f"Bearer {key}"})
-        return self._send_smtp(to, subject, text, html)
+            return self._post("resend", base + "/emails", body, "resend base url", key,
+                              {"Authorization": f"Bearer {api_key}"})
+        return self._send_smtp(to, subject, text, html, key)
 
     def _smtp_connect(self):
         cfg = self.config
         use_ssl, starttls = _truthy(cfg.get("smtp_ssl")), _truthy(cfg.get("smtp_starttls"))
         host = cfg.get("smtp_host", "localhost")
         port = int(cfg.get("smtp_port") or (465 if use_ssl else 587 if starttls else 25))
-        if use_ssl:
-            conn = smtplib.SMTP_SSL(host, port, timeout=self.timeout,
-                                    context=ssl.create_default_context())
-        else:
-            conn = smtplib.SMTP(host, port, timeout=self.timeout)
+        conn = _SMTP(self, host, port, use_ssl)
         try:
             if starttls and not use_ssl:
-                conn.starttls(context=ssl.create_default_context())
+                conn.starttls(context=_StepTLS(self))
             if cfg.get("smtp_username"):
                 conn.login(cfg["smtp_username"], cfg.get("smtp_password", ""))
         except BaseException:
@@ -692,23 +1048,28 @@ class Sender:
                 pass
             self._smtp = None
 
-    def _send_smtp(self, to, subject, text, html):
+    def _send_smtp(self, to, subject, text, html, key=None):
+        # Bodies go quoted-printable (7-bit clean): no server needs 8BITMIME (RFC 6152).
         sender = self.config.get("alert_email_from", "bgjobs@localhost")
         try:
             msg = EmailMessage()
             msg["From"] = sender
-            msg["To"] = ", ".join(to)
+            msg["To"] = ", ".join(email.utils.formataddr(a) for a in to)
             msg["Subject"] = subject
             msg["Date"] = email.utils.formatdate(usegmt=True)
-            msg["Message-ID"] = email.utils.make_msgid(
-                domain=sender.rpartition("@")[2].strip("> ") or "localhost")
-            msg.set_content(text)
+            domain = sender.rpartition("@")[2].strip("> ") or "localhost"
+            if key and re.fullmatch(r"[A-Za-z0-9._-]+", key):
+                msg["Message-ID"] = f"<{key}@{domain}>"
+            else:
+                msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+            msg.set_content(text, cte="quoted-printable")
             if html:
-                msg.add_alternative(html, subtype="html")
+                msg.add_alternative(html, subtype="html", cte="quoted-printable")
         except (ValueError, TypeError) as exc:
             return self._fail(True, f"email: cannot build message: {exc}")
         envelope_from = email.utils.parseaddr(sender)[1] or sender
-        envelope_to = [addr for _, addr in email.utils.getaddresses(to) if addr] or to
+        envelope_to = [address for _, address in to]
+        smtp_host = self.config.get("smtp_host", "localhost")
         for attempt in (1, 2):
             reused = self._smtp is not None
             try:
@@ -718,14 +1079,16 @@ class Sender:
                                                   to_addrs=envelope_to)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop_smtp()
+                if self._deadline.hit:
+                    return self._fail(False, f"email: {_network_error(exc, self._deadline)[1]} "
+                                             f"({smtp_host})")
                 if reused and attempt == 1:
                     continue  # the server closed our idle connection: reconnect once
                 return self._fail(False, f"email: SMTP server disconnected: {exc}")
             except smtplib.SMTPRecipientsRefused as exc:
                 self._reset_smtp()
                 codes = [code for code, _ in exc.recipients.values()]
-                detail = "; ".join(f"{addr}: {code} {_str(resp)}"
-                                   for addr, (code, resp) in exc.recipients.items())
+                detail = "; ".join(f"{code} {_str(resp)}" for code, resp in exc.recipients.values())
                 return self._fail(all(c >= 500 for c in codes),
                                   f"email: recipient refused: {detail}", max(codes))
             except smtplib.SMTPResponseException as exc:
@@ -738,13 +1101,13 @@ class Sender:
                 return self._fail(True, f"email: SMTP server does not support it: {exc}")
             except (smtplib.SMTPException, OSError) as exc:
                 self._drop_smtp()
-                permanent, description = _network_error(exc)
-                return self._fail(permanent, f"email: {description} "
-                                             f"({self.config.get('smtp_host', 'localhost')})")
+                permanent, description = _network_error(exc, self._deadline)
+                return self._fail(permanent, f"email: {description} ({smtp_host})")
             if refused:
-                detail = "; ".join(f"{a}: {c}" for a, (c, _) in refused.items())
-                return Outcome(True, False,
-                               self._redact(f"email: some recipients refused: {detail}"))
+                codes = sorted({code for code, _ in refused.values()})
+                return Outcome(True, False, self._redact(
+                    f"email: {len(refused)} of {len(envelope_to)} recipients refused "
+                    f"({', '.join(str(c) for c in codes)})"))
             return Outcome(True, False, None, 250)
         return self._fail(False, "email: SMTP server disconnected twice")
 

@@ -48,15 +48,26 @@ if os.environ.get("BGJOBS_TEST_DSN") or os.geteuid() == 0:
         with sandbox.temporary("bgjobs-test-") as sb:
             yield Server(sb.dsn_for("postgres"), sandbox.DATABASE)
 else:
+    import atexit
+    import shutil
+    import tempfile
+
     from pytest_postgresql import factories
 
     from bgjobs.sandbox import bindir
 
+    # pg_cron in libpq mode, as the sandbox runs it (pg_cron 1.4.2's background workers start
+    # no job while another runs): it connects to the socket directory, where pytest-postgresql's
+    # cluster trusts every local connection (the directory is this user's own, mode 0700)
+    _SOCKET_DIR = tempfile.mkdtemp(prefix="bgjobs-test-sock-")
+    atexit.register(shutil.rmtree, _SOCKET_DIR, True)
     postgresql_proc = factories.postgresql_proc(
         executable=str(bindir() / "pg_ctl"),
         port=None,
+        unixsocketdir=_SOCKET_DIR,
         postgres_options=(f"-c shared_preload_libraries=pg_cron -c cron.database_name={CRON_DB} "
-                          "-c cron.use_background_workers=on -c max_worker_processes=40 -c timezone=UTC"),
+                          f"-c cron.use_background_workers=off -c cron.host={_SOCKET_DIR} "
+                          "-c max_worker_processes=40 -c timezone=UTC"),
     )
 
     @pytest.fixture(scope="session")

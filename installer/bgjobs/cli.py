@@ -147,6 +147,15 @@ def doctor(dsn):
 
 @main.command()
 @dsn_option
+def check(dsn):
+    """Watchdog outside pg_cron: one line per problem; exit 0 ok, 1 warning, 2 critical."""
+    from . import check as ck
+
+    sys.exit(ck.run(resolve_dsn(dsn), report=click.echo))
+
+
+@main.command()
+@dsn_option
 @click.option("--json", "as_json", is_flag=True, help="JSON output (numbers, ISO-8601 timestamps, seconds)")
 @click.option("--wide", is_flag=True, help="every column, whatever the terminal width")
 @one_line_errors
@@ -162,6 +171,12 @@ def status(dsn, as_json, wide):
         click.echo(output.dumps(rows))
     else:
         click.echo(st.render(rows, width=output.width_for(), wide=wide, color=output.use_color()))
+        from . import maintenance
+        from .db import connect
+        with connect(resolve_dsn(dsn), autocommit=True) as conn:
+            line = maintenance.active_line(conn)
+        if line:
+            click.echo(line)
 
 
 @main.command()
@@ -425,6 +440,16 @@ def demo(directory, port):
 
     dm.main(directory, port, report=click.echo)
 
+
+def _register_groups() -> None:
+    from . import maintenance
+    from .jobs_cli import jobs
+
+    main.add_command(jobs)                          # bgjobs jobs ...
+    maintenance.register(main, one_line_errors)    # bgjobs maintenance ...
+
+
+_register_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -354,7 +354,7 @@ def _due(conn) -> int:
 
 
 def _deliver(conn, report: Report, runs: dict) -> None:
-    """deliver-notifications until nothing is due (one run sends one batch), bounded."""
+    """deliver-notifications until nothing is due (a run sends batches until its time budget), bounded."""
     for _ in range(MAX_DELIVERY_RUNS):
         resp = _run(conn, DELIVERY_JOB, report, runs)
         res = resp.get("results") or {}

@@ -11,17 +11,17 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
 import psycopg
 from psycopg import sql
 
-from . import apptables, pymodules
+from . import apptables
 from .db import YOYO_TABLES, connect, first_line, yoyo_uri
 from .errors import BgjobsError
-from .registry import JOBS, Job, default_grace, with_overrides
+from . import jobs as job_api
+from .jobs import CronSpec, Registration
 from .resources import migrations_dir, plpython_dir, sql_dir
 from .settings import DEFAULTS, Settings
 
@@ -149,7 +149,7 @@ class Plan:
     settings_changes: list[tuple[str, str | None, str]]
     registry_changes: list[str]
     schedule_actions: list[tuple[str, str, str]]     # (action, cron name, detail)
-    jobs: list[Job]
+    jobs: list[Registration]                         # bgjobs.register_job calls to make
     app: apptables.AppTables | None = None
 
     def lines(self) -> list[str]:
@@ -187,39 +187,8 @@ def _sql_files(include_plpython: bool) -> list[Path]:
     return files
 
 
-def _desired_jobs(settings: Settings, pf: Preflight) -> list[Job]:
-    jobs = []
-    for job in JOBS:
-        ov = dict(settings.jobs.get(job.name, {}))
-        j = with_overrides(job, ov)
-        if j.needs_plpython and not pf.plpython:
-            j = with_overrides(j, {"enabled": False})
-        jobs.append(j)
-    return jobs
-
-
-def _registry_row(j: Job) -> dict:
-    sched = pymodules.schedule()
-    tz = j.extra.get("timezone", "UTC")
-    interval = timedelta(days=1) if j.tenant_local else sched.max_gap(j.tick, tz)
-    return {
-        "job_name": j.name, "description": j.description, "schedule": j.tick,
-        "function_schema": "bgjobs", "function_name": j.function, "tenant_local": j.tenant_local,
-        "local_time": j.local_time, "timezone": tz, "expected_interval": interval,
-        "expected_duration": j.expected_duration, "timeout": j.timeout,
-        "grace": j.grace or default_grace(interval), "stale_after": j.stale_after, "enabled": j.enabled,
-    }
-
-
-REGISTRY_COLS = ("description", "schedule", "function_schema", "function_name", "tenant_local", "local_time",
-                 "timezone", "expected_interval", "expected_duration", "timeout", "grace", "stale_after", "enabled")
-
-
 def _existing_registry(conn) -> dict[str, dict]:
-    if conn.execute("SELECT to_regclass('bgjobs.job_registry')").fetchone()[0] is None:
-        return {}
-    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-    return {r["job_name"]: r for r in cur.execute("SELECT * FROM bgjobs.job_registry")}
+    return job_api.existing(conn)
 
 
 def _existing_settings(conn) -> dict[str, str]:
@@ -242,11 +211,11 @@ def _cron_ready(cconn: psycopg.Connection) -> bool:
                          "WHERE n.nspname = 'cron' AND c.relname = 'job'").fetchone() is not None
 
 
-def _command(job: Job) -> str:
+def _command(job: CronSpec) -> str:
     return f"CALL bgjobs.run_scheduled_job('{job.name}')"
 
 
-def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[Job]) -> list[tuple[str, str, str, Job | None, int | None]]:
+def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[CronSpec]) -> list[tuple[str, str, str, CronSpec | None, int | None]]:
     """(action, cron name, detail, job, jobid) for each job; action in create/update/move/unchanged.
     bgjobs' pg_cron jobs belong to bgjobs_runner; a job an older release scheduled as the
     installing role is moved to the runner (same name, same schedule)."""
@@ -426,7 +395,7 @@ def _pending_migrations(conn: psycopg.Connection) -> list[str]:
 
 def plan_install(conn: psycopg.Connection, settings: Settings, schedule: bool = True) -> tuple[Plan, psycopg.Connection | None]:
     pf = preflight(conn, need_cron=schedule)
-    jobs = _desired_jobs(settings, pf)
+    regs = job_api.planned(conn, settings, pf.plpython)
     current = _existing_settings(conn)
     changes = []
     for key, (default, _) in DEFAULTS.items():
@@ -435,26 +404,16 @@ def plan_install(conn: psycopg.Connection, settings: Settings, schedule: bool = 
     for key, value in settings.values.items():
         if current.get(key) != value:
             changes.append((key, current.get(key), value))
-    existing = _existing_registry(conn)
-    reg_changes = []
-    for j in jobs:
-        row = _registry_row(j)
-        old = existing.get(j.name)
-        if old is None:
-            reg_changes.append(f"add {j.name}")
-        else:
-            diff = [c for c in REGISTRY_COLS if old.get(c) != row[c]]
-            if diff:
-                reg_changes.append(f"update {j.name} ({', '.join(diff)})")
+    reg_changes = [f"add {r.name}" if r.action == "add" else r.action for r in regs]
     cconn = None
     sched_plan = []
     if schedule:
         cconn = _cron_conn(conn, pf)
-        sched_plan = _schedule_plan(conn, cconn, pf, jobs)
+        sched_plan = _schedule_plan(conn, cconn, pf, job_api.planned_specs(conn, regs))
     app = apptables.inspect(conn)
     pending = [m for m in _pending_migrations(conn) if not (app.adopt and m == apptables.CREATING_MIGRATION)]
     plan = Plan(pf, pending, _sql_files(pf.plpython), changes, reg_changes,
-                [(a, n, d) for a, n, d, _, _ in sched_plan], jobs, app)
+                [(a, n, d) for a, n, d, _, _ in sched_plan], regs, app)
     plan._sched = sched_plan  # type: ignore[attr-defined]
     return plan, cconn
 
@@ -480,22 +439,30 @@ def install(dsn: str, settings: Settings, dry_run: bool = False, schedule: bool 
         report(f"applied {len(plan.sql_files)} SQL object files, {len(plan.settings_changes)} setting change(s), "
                f"{len(plan.registry_changes)} registry change(s)")
         if schedule:
-            sched_plan = plan._sched  # type: ignore[attr-defined]
-            with cconn.transaction():
-                _apply_schedules(cconn, pf, sched_plan)
-            with conn.transaction():
-                for _, name, _, job, _ in sched_plan:
-                    conn.execute("UPDATE bgjobs.job_registry SET cron_jobname = %s WHERE job_name = %s "
-                                 "AND cron_jobname IS DISTINCT FROM %s", (name, job.name, name))
-            for action, name, detail in plan.schedule_actions:
-                if action != "unchanged":
-                    report(f"pg_cron {action}: {name} {detail}")
+            apply_schedules(conn, cconn, pf, report)
         report(f"bgjobs installed in database {pf.dbname}: {plan.changes} change(s)")
         return plan
     finally:
         if cconn is not None and cconn is not conn:
             cconn.close()
         conn.close()
+
+
+def apply_schedules(conn, cconn, pf: Preflight, report: Report = print, only: set[str] | None = None) -> list:
+    """Make pg_cron (in its own database, through cconn) run every registered job (or those
+    in `only`) as the registry says, and record the pg_cron names used.  Returns the plan."""
+    specs = [s for s in job_api.specs(conn) if only is None or s.name in only]
+    sched_plan = _schedule_plan(conn, cconn, pf, specs)
+    with cconn.transaction():
+        _apply_schedules(cconn, pf, sched_plan)
+    with conn.transaction():
+        for _, name, _, job, _ in sched_plan:
+            conn.execute("UPDATE bgjobs.job_registry SET cron_jobname = %s WHERE job_name = %s "
+                         "AND cron_jobname IS DISTINCT FROM %s", (name, job.name, name))
+    for action, name, detail, _, _ in sched_plan:
+        if action != "unchanged":
+            report(f"pg_cron {action}: {name} {detail}")
+    return sched_plan
 
 
 def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> None:
@@ -522,6 +489,10 @@ def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> 
     if schedule and pf.superuser:
         # the runner sees (and retention deletes) only its own jobs' rows: pg_cron's row security
         cconn.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(sql.Identifier(RUNNER)))
+        # bgjobs.register_job schedules through bgjobs.cron_apply, owned by the runner: pg_cron
+        # runs a job as the role that scheduled it.  pg_cron 1.4 leaves these two to the DBA.
+        cconn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean), "
+                              "cron.alter_job(bigint, text, text, text, text, boolean) TO {}").format(sql.Identifier(RUNNER)))
 
 
 def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print,
@@ -570,16 +541,11 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now() "
                          "WHERE app_settings.value IS DISTINCT FROM EXCLUDED.value",
                          (key, value, DEFAULTS[key][1]))
-        cols = ("job_name",) + REGISTRY_COLS
-        ins = sql.SQL("INSERT INTO bgjobs.job_registry ({cols}) VALUES ({vals}) ON CONFLICT (job_name) DO UPDATE SET "
-                      "{sets}, updated_at = now() WHERE ({old}) IS DISTINCT FROM ({new})").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-            vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols),
-            sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS),
-            old=sql.SQL(", ").join(sql.SQL("job_registry.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS),
-            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS))
-        for j in plan.jobs:
-            conn.execute(ins, _registry_row(j))
+        # Jobs are registered through the job API (bgjobs.register_job), as a DBA's are; the
+        # pg_cron schedules follow once this transaction has committed (apply_schedules).
+        # A registered row is left as it is unless the settings file names its job.
+        conn.execute("SET LOCAL bgjobs.defer_schedule = on")
+        job_api.apply(conn, plan.jobs)
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs FROM {}").format(sql.Identifier(role)))
 

@@ -10,6 +10,14 @@ Authentication: TCP on loopback needs the superuser password generated at initdb
 (kept in ``<dir>/sandbox.json``, mode 0600, and in the DSN that ``start`` prints);
 the unix socket directory is mode 0700, so only the server's OS user (and root) can
 use it.
+
+pg_cron runs in libpq mode (``cron.use_background_workers = off``): pg_cron 1.4.2 with
+background workers starts no job while another one runs (upstream issue #200, fixed in
+1.5), so one long run would delay every other job's tick.  In libpq mode pg_cron opens
+a connection per run to ``cron.host`` (the socket directory) as the job's user; pg_cron
+runs as the server's OS user, so the socket lets it in as bgjobs_runner by peer
+authentication through the ident map ``bgjobs_cron`` (``<os user> -> bgjobs_runner``),
+and as any other role by trust (the socket is reachable by the server's OS user only).
 """
 
 from __future__ import annotations
@@ -202,7 +210,8 @@ unix_socket_directories = '{socket_dir}'
 unix_socket_permissions = 0700
 shared_preload_libraries = 'pg_cron'
 cron.database_name = '{database}'
-cron.use_background_workers = on
+cron.use_background_workers = {bgworkers}
+cron.host = '{socket_dir}'
 max_worker_processes = 40
 max_connections = 100
 timezone = 'UTC'
@@ -211,21 +220,35 @@ log_min_messages = warning
 shared_buffers = 256MB
 """
 
-HBA = """# bgjobs sandbox: socket dir is 0700 (server user and root only); TCP needs the password
+HBA = """# bgjobs sandbox: socket dir is 0700 (server user and root only); TCP needs the password.
+# pg_cron (libpq mode, as the server's OS user) connects as bgjobs_runner: peer + ident map.
+local   all   bgjobs_runner        peer map=bgjobs_cron
 local   all   all                  trust
 host    all   all   127.0.0.1/32   scram-sha-256
 """
 
 
-def start(d: Path | None = None, port: int | None = None, preload_cron: bool = True) -> Sandbox:
+IDENT = """# bgjobs sandbox: pg_cron runs as the server's OS user and runs bgjobs' jobs as bgjobs_runner
+bgjobs_cron   {os_user}   bgjobs_runner
+"""
+
+CRON_MODES = ("libpq", "bgworker")
+
+
+def start(d: Path | None = None, port: int | None = None, preload_cron: bool = True,
+          cron_mode: str = "libpq") -> Sandbox:
     """Create (first time) and start the sandbox cluster; return it. Idempotent.
-    preload_cron=False makes a cluster without pg_cron (for testing preflight)."""
+    preload_cron=False makes a cluster without pg_cron (for testing preflight);
+    cron_mode 'bgworker' (pg_cron's background workers, which serialise jobs on 1.4.2)
+    exists for the scheduler benchmark and doctor's tests: the default is 'libpq'."""
+    if cron_mode not in CRON_MODES:
+        raise BgjobsError(f"cron mode {cron_mode!r}: expected one of {', '.join(CRON_MODES)}")
     d = Path(d or default_dir()).absolute()
     bin_dir = bindir()
     check_extensions(bin_dir)
     sb = load(d)
     if sb is None:
-        sb = _init(d, bin_dir, port, preload_cron)
+        sb = _init(d, bin_dir, port, preload_cron, cron_mode)
     elif port is not None and port != sb.port:
         if is_running(sb):
             raise BgjobsError(f"sandbox in {d} already runs on port {sb.port}; stop it first to change the port")
@@ -236,7 +259,25 @@ def start(d: Path | None = None, port: int | None = None, preload_cron: bool = T
         _run_as(sb.os_user, [str(bin_dir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(sb.data),
                              "-l", str(sb.logfile)], cwd=d)
     _ensure_database(sb)
+    _wait_for_launcher(sb)
     return sb
+
+
+def _wait_for_launcher(sb: Sandbox, timeout: float = 20) -> None:
+    """pg_cron's launcher connects to its database, which may have just been created: it
+    retries after its restart delay.  Return once it runs, so that nothing right after
+    start sees the scheduler as down."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(sb.dsn_for("postgres"), autocommit=True, connect_timeout=10) as conn:
+        if "pg_cron" not in conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]:
+            return
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'").fetchone():
+                return
+            time.sleep(0.2)
+    raise BgjobsError(f"pg_cron's launcher did not start within {timeout:.0f} s (see {sb.logfile})")
 
 
 def _set_port(sb: Sandbox, port: int) -> None:
@@ -252,7 +293,7 @@ def _write_state(sb: Sandbox) -> None:
     os.chmod(f, 0o600)
 
 
-def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True) -> Sandbox:
+def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True, cron_mode: str = "libpq") -> Sandbox:
     user = _server_user()
     d.mkdir(parents=True, exist_ok=True)
     _check_reachable(d, user)
@@ -276,13 +317,15 @@ def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True) -
         pwfile.unlink(missing_ok=True)
     socket_dir = sb.socket_dir
     _run_as(user, ["mkdir", "-p", "-m", "700", str(socket_dir)], cwd=d)
-    conf = CONF.format(port=port, socket_dir=socket_dir, database=DATABASE)
+    conf = CONF.format(port=port, socket_dir=socket_dir, database=DATABASE,
+                       bgworkers="on" if cron_mode == "bgworker" else "off")
     if not preload_cron:
         # drop the pg_cron settings by name: a substring test would also drop a line whose
         # value holds "cron" (the socket directory of a cluster in /tmp/bgjobs-nocron-...)
         conf = "\n".join(line for line in conf.splitlines() if not _is_cron_setting(line)) + "\n"
     _append(sb, sb.data / "postgresql.conf", conf)
     _append(sb, sb.data / "pg_hba.conf", HBA, replace=True)
+    _append(sb, sb.data / "pg_ident.conf", IDENT.format(os_user=user))
     _write_state(sb)
     return sb
 
@@ -335,12 +378,12 @@ def wait_ready(sb: Sandbox, timeout: float = 30) -> None:
 
 
 @contextmanager
-def temporary(prefix: str = "bgjobs-", preload_cron: bool = True):
+def temporary(prefix: str = "bgjobs-", preload_cron: bool = True, cron_mode: str = "libpq"):
     """A throw-away sandbox for tests and benchmarks: a new directory under /tmp (which the
     server's OS user can reach when we are root), a free port; stopped and removed after."""
     d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     try:
-        yield start(d, free_port(), preload_cron=preload_cron)
+        yield start(d, free_port(), preload_cron=preload_cron, cron_mode=cron_mode)
     finally:
         try:
             stop(d)

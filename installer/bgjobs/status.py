@@ -13,7 +13,8 @@ from .errors import BgjobsError
 
 COLUMNS = ("job_name", "pg_cron_job", "schedule", "local_time", "active", "state", "last_run_at", "last_status",
            "last_duration", "last_records_updated", "health_score", "health_label", "next_expected_run", "last_error",
-           "success_rate_24h", "p95_duration_seconds", "alert_severity", "alerts", "silenced_until")
+           "success_rate_24h", "p95_duration_seconds", "alert_severity", "alerts", "silenced_until",
+           "scheduler_problem")
 # Firing alerts that are not about one job (system rules, automation rules, analytics).
 OTHER_ALERTS = ("SELECT display_name, rule, severity, since, summary, silenced FROM public.job_alerts "
                 "WHERE state = 'firing' AND subject NOT IN (SELECT job_name FROM public.job_status)")
@@ -27,6 +28,9 @@ def fetch(dsn: str) -> list[dict]:
         rows = cur.execute(f"SELECT {', '.join(COLUMNS)} FROM public.job_status ORDER BY job_name").fetchall()
         if any(r["active"] is None for r in rows):
             _fill_active_from_cron_database(conn, rows)
+        other = cur.execute(OTHER_ALERTS + " ORDER BY since, display_name, rule").fetchall()
+        if other:
+            rows.append({"job_name": None, "other_alerts": other})
         return rows
 
 
@@ -155,6 +159,9 @@ def render(rows: list[dict], width: int | None = None, wide: bool = False, color
             note(f"  {r['job_name']}: {_alert(r)}")
         if r["state"] == "Failed" and r["last_error"]:
             note(f"  {r['job_name']}: {r['last_error'][:200]}")
+    problems = sorted({r["scheduler_problem"] for r in rows if r.get("scheduler_problem")})
+    for p in problems:
+        note(f"  scheduler: {p}")
     for a in other:
         note(f"  {a['severity']} {a['display_name']} ({a['rule']}, since {_ago(a['since'], now)})"
              f"{' (silenced)' if a['silenced'] else ''}: {(a['summary'] or '')[:200]}")

@@ -9,13 +9,25 @@ COMMIT.  The claimed rows' locks are the only ones held while sending, and a row
 deliverer claimed is invisible to the other until its outcome is committed: the worker
 and the in-database job never send the same row twice.
 
-The login role needs bgjobs_admin (EXECUTE on the claim/record/config functions, which
-read the secrets); nothing it prints or stores carries a secret.
+Each run has the in-database job's time budget and every send its total deadline, so a
+slow or dripping receiver holds a batch (and its row locks) for seconds, not minutes.
+
+The login role needs bgjobs_deliverer (EXECUTE on the claim/record/config functions, which
+read the secrets); nothing it prints or stores carries a secret or a recipient: it
+prints counts only.
+
+Watchdog: before each poll's delivery the worker runs bgjobs.watchdog_alert(), the check of
+`bgjobs check` seen from outside pg_cron.  When pg_cron's launcher is gone or bgjobs' own
+ticks are stale it raises ONE alert (rule scheduler_down on subject 'scheduler', through
+the alert state machine: reminders after alert_suppression_hours, one resolved notice
+when the ticks are back), and delivers it in the same poll: the in-database deliverer is
+a pg_cron job, so it is down too.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -59,52 +71,108 @@ def _check_installed(conn: psycopg.Connection) -> None:
         raise BgjobsError(f"bgjobs (with monitoring) is not installed in database {conn.info.dbname} (run bgjobs install)")
 
 
-def deliver_batch(conn: psycopg.Connection, deliverer: str, as_of=None, batch_size: int | None = None,
-                  budget_seconds: float | None = None) -> tuple[int, dict]:
-    """One batch in one transaction: claim, send, record, commit.  Returns (claimed,
-    {sent, failed, dead, deferred}).  as_of None: the server's now()."""
+def deliver_run(conn: psycopg.Connection, deliverer: str, as_of=None, batch_size: int | None = None,
+                budget_seconds: float | None = None, stop: Callable[[], bool] | None = None,
+                report: Report | None = None) -> dict:
+    """One delivery run (bgjobs_delivery.drain, as the in-database job runs it): batches
+    until nothing is due or the run's budget is spent.  Each batch is one transaction:
+    claim (FOR UPDATE SKIP LOCKED), send, record, COMMIT.  as_of None: the server's now()
+    at each claim.  Returns drain()'s totals."""
     delivery = pymodules.load("bgjobs_delivery")
-    with conn.transaction():
-        now, config = conn.execute("SELECT coalesce(%s::timestamptz, now()), bgjobs.delivery_config()",
-                                   (as_of,)).fetchone()
-        limit = int(batch_size or config.get("batch_size", 100))
-        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    config, started = conn.execute(
+        "SELECT bgjobs.delivery_config(), "
+        "date_part('epoch', greatest(coalesce(%s::timestamptz, clock_timestamp()), clock_timestamp()))",
+        (as_of,)).fetchone()
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+
+    def claim(limit: int) -> list:
+        conn.execute("BEGIN")
         rows = cur.execute(
             "SELECT tenant_id::text, id::text, channel, recipient, template, payload, attempts, timezone "
-            "FROM bgjobs.claim_notifications(%s, %s, %s)", (now, limit, deliverer)).fetchall()
+            "FROM bgjobs.claim_notifications(coalesce(%s::timestamptz, now()), %s, %s)",
+            (as_of, limit, deliverer)).fetchall()
         if not rows:
-            return 0, {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
-        kwargs = {} if budget_seconds is None else {"budget_seconds": budget_seconds}
-        results = delivery.deliver(rows, config, **kwargs)
-        counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
-        if results:
-            counts = conn.execute("SELECT bgjobs.record_deliveries(%s::jsonb, %s, %s)",
-                                  (json.dumps(results), now, deliverer)).fetchone()[0]
-        return len(rows), counts
+            conn.execute("COMMIT")
+        return rows
+
+    def record(results: list) -> dict:
+        counts = conn.execute("SELECT bgjobs.record_deliveries(%s::jsonb, to_timestamp(%s), %s)",
+                              (json.dumps(results), started, deliverer)).fetchone()[0]
+        conn.execute("COMMIT")
+        if report:
+            report(f"batch: {sum(counts.values())} done: {counts['sent']} sent, {counts['failed']} to retry, "
+                   f"{counts['dead']} dead, {counts['deferred']} deferred")
+        return counts
+
+    try:
+        totals = delivery.drain(claim, record, config, budget_seconds=budget_seconds, stop=stop,
+                                batch_size=batch_size)
+    finally:
+        if not conn.closed and conn.info.transaction_status in (psycopg.pq.TransactionStatus.INTRANS,
+                                                                 psycopg.pq.TransactionStatus.INERROR):
+            try:
+                conn.execute("ROLLBACK")   # a batch that did not finish: its rows are due again
+            except psycopg.Error:
+                pass
+    return totals
+
+
+def watchdog(conn: psycopg.Connection, state: dict, report: Report | None = None) -> dict | None:
+    """One watchdog pass (bgjobs.watchdog_alert at the server's now()); reports the
+    scheduler's problems when they change.  None when the database has no watchdog or the
+    role may not run it (said once)."""
+    if state.get("unavailable"):
+        return None
+    try:
+        if conn.execute("SELECT to_regprocedure('bgjobs.watchdog_alert(timestamptz)')").fetchone()[0] is None:
+            raise psycopg.errors.UndefinedFunction("bgjobs.watchdog_alert(timestamptz) is not installed")
+        counts = conn.execute("SELECT bgjobs.watchdog_alert(now())").fetchone()[0]
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege) as exc:
+        state["unavailable"] = True
+        if report:
+            report(f"worker: scheduler watchdog off: {first_line(exc)}")
+        return None
+    problems = counts.get("problems") or []
+    if report and problems != state.get("problems", []):
+        report("worker: scheduler: " + ("; ".join(problems) if problems else "ok again"))
+    state["problems"] = problems
+    return counts
 
 
 def drain(conn: psycopg.Connection, deliverer: str, as_of=None, batch_size: int | None = None,
           report: Report | None = None, stop: Callable[[], bool] = lambda: False) -> Totals:
-    """Batches until nothing is due (or a batch could not finish everything it claimed:
-    a destination is down, or the time budget ran out; the rest waits for the next poll)."""
+    """Delivery runs until nothing is due (or a run could not try everything it claimed:
+    the rest waits for the next poll)."""
     totals = Totals()
     while not stop():
-        claimed, counts = deliver_batch(conn, deliverer, as_of, batch_size)
-        if not claimed:
-            break
-        totals.add(claimed, counts)
-        if report:
-            report(f"batch: {claimed} claimed: {counts['sent']} sent, {counts['failed']} to retry, "
-                   f"{counts['dead']} dead, {counts['deferred']} deferred")
-        if counts.get("deferred") or sum(counts.values()) < claimed:
+        run = deliver_run(conn, deliverer, as_of, batch_size, stop=stop, report=report)
+        if run["claimed"]:
+            totals.batches += run["batches"]
+            totals.claimed += run["claimed"]
+            for k in totals.counts:
+                totals.counts[k] += run[k]
+        if run["ended"] != "budget" or not run["claimed"]:
             break
     return totals
+
+
+def check_interval(interval) -> float:
+    """The polling interval: a finite number of seconds, more than 0, at most a day."""
+    try:
+        value = float(interval)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        shown = f"{interval:g}" if isinstance(interval, (int, float)) else repr(interval)
+        raise BgjobsError(f"worker: --interval must be a number of seconds above 0 and at most 86400 (got {shown})")
+    return value
 
 
 def main(dsn: str, once: bool = False, interval: float = 5.0, report: Report = print,
          batch_size: int | None = None) -> Totals:
     """`bgjobs worker`: with once, drain what is due now and return; else poll every
     `interval` seconds until SIGINT/SIGTERM."""
+    check_interval(interval)
     pymodules.channels()                 # fail early if the channel module cannot load
     deliverer = deliverer_name()
     stopping = {"flag": False}
@@ -121,6 +189,7 @@ def main(dsn: str, once: bool = False, interval: float = 5.0, report: Report = p
                 pass
     grand = Totals()
     conn = None
+    dog: dict = {}
     try:
         while True:
             try:
@@ -130,6 +199,7 @@ def main(dsn: str, once: bool = False, interval: float = 5.0, report: Report = p
                     _check_installed(conn)
                     if not once:
                         report(f"bgjobs worker {deliverer}: delivering from {conn.info.dbname} every {interval:g}s")
+                watchdog(conn, dog, report)
                 totals = drain(conn, deliverer, batch_size=batch_size, report=None if once else report,
                                stop=lambda: stopping["flag"])
                 grand.batches += totals.batches

@@ -1,33 +1,31 @@
 -- bgjobs.jobs_log_on_failure(): trigger on jobs_log.  Every failed run, whether recorded by
 -- the runtime, reaped, or inserted by hand (the seeds' Test 1), is announced at once:
 -- pg_notify on channel job_failure with {job_name, error_message, alert_time} (as in the
--- monitoring guide), and a job_failure alert queued for Slack and email unless the job (or
--- everything) is silenced: then check-job-health's failure rule sends it when the silence
--- ends, if the job is still failing.
--- SECURITY DEFINER: the inserting role need not have rights on the outbox.
+-- monitoring guide), for every failed row.  The operational alert (Slack and email) goes
+-- through the alert state machine (bgjobs.apply_run_alert): the first failure of a streak
+-- alerts at once in the seeds' "Job Failed" format, later failures of the same streak do
+-- not (until it turns CRITICAL, or alert_suppression_hours pass), and the first success
+-- resolves it.  A silenced job queues nothing; its alert is sent when the silence ends if
+-- it is still failing.
+-- SECURITY DEFINER: the inserting role need not have rights on the alert state or outbox.
 CREATE OR REPLACE FUNCTION bgjobs.jobs_log_on_failure()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 AS $$
-DECLARE
-  v_payload jsonb := jsonb_build_object(
+BEGIN
+  PERFORM pg_notify('job_failure', jsonb_build_object(
     'job_name', NEW.job_name,
     'error_message', left(NEW.error_message, 2000),
     'alert_time', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-    'run_id', NEW.id);
-BEGIN
-  PERFORM pg_notify('job_failure', v_payload::text);
-  IF NOT EXISTS (SELECT 1 FROM bgjobs.silences s
-                  WHERE (s.job_name IS NULL OR s.job_name = NEW.job_name)
-                    AND s.starts_at <= now() AND s.until > now()) THEN
-    PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
-  END IF;
+    'run_id', NEW.id)::text);
+  PERFORM bgjobs.apply_run_alert(NEW.job_name, greatest(coalesce(NEW.as_of, NEW.started_at), now()));
   RETURN NULL;
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.jobs_log_on_failure() IS 'Announces a failed jobs_log row: NOTIFY job_failure and a queued alert.';
+COMMENT ON FUNCTION bgjobs.jobs_log_on_failure() IS
+  'Announces a failed jobs_log row: NOTIFY job_failure, and the job''s failure alert state applied at once.';
 REVOKE ALL ON FUNCTION bgjobs.jobs_log_on_failure() FROM PUBLIC;
 
 CREATE OR REPLACE TRIGGER jobs_log_failed_insert

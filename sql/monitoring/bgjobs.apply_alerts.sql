@@ -12,11 +12,19 @@
 --  * a firing (subject, rule) of these rules that is not among the findings is resolved:
 --    one alert_resolved notice if any alert of the episode was sent (even during a
 --    silence: people were told it was bad; Alertmanager #226), none if the job was disabled.
--- Silences: bgjobs.silences rows covering as_of for the subject (or for all).
+-- Silences: bgjobs.silences rows covering as_of for the subject (or for all), and maintenance
+-- windows covering as_of (bgjobs.maintenance_until): the alert is held, sent after if still bad.
 -- Alerts go out through bgjobs.enqueue_alert with dedupe keys per (subject, rule, episode,
 -- notification number), so a replayed evaluation never queues a message twice.
+-- A failed run's alert is this machine's consecutive_failures rule: its first message of an
+-- episode uses the seeds' 'job_failure' format (Job Failed: name, error, time), the later
+-- ones (escalation, reminders) 'job_alert'.
+-- p_subjects (the 4-argument form) limits the evaluation to those subjects: findings of
+-- other subjects are ignored and only their alerts can resolve (the jobs_log trigger
+-- evaluates one job; the worker's watchdog the subject 'scheduler').
 -- Returns counts: alerts, repeats, escalations, suppressed, silenced, resolved, queued.
-CREATE OR REPLACE FUNCTION bgjobs.apply_alerts(p_as_of timestamptz, p_rules text[], p_findings jsonb)
+CREATE OR REPLACE FUNCTION bgjobs.apply_alerts(p_as_of timestamptz, p_rules text[], p_findings jsonb,
+                                               p_subjects text[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -40,6 +48,7 @@ BEGIN
       FROM jsonb_to_recordset(coalesce(p_findings, '[]'::jsonb))
            AS x(subject text, rule text, severity text, display_name text, summary text, details jsonb)
      WHERE x.rule = ANY (p_rules)
+       AND (p_subjects IS NULL OR x.subject = ANY (p_subjects))
      ORDER BY x.subject, x.rule, array_position(v_sev, x.severity) DESC
   ),
   d AS (
@@ -48,9 +57,10 @@ BEGIN
            a.since AS old_since, a.count AS old_count, a.notified_severity AS old_notified_severity,
            a.last_notified_at AS old_notified_at, a.suppressed AS old_suppressed, a.episodes AS old_episodes,
            hb.last_alert_at,
-           EXISTS (SELECT 1 FROM bgjobs.silences s
-                    WHERE (s.job_name IS NULL OR s.job_name = f.subject)
-                      AND s.starts_at <= p_as_of AND s.until > p_as_of) AS is_silenced
+           (EXISTS (SELECT 1 FROM bgjobs.silences s
+                     WHERE (s.job_name IS NULL OR s.job_name = f.subject)
+                       AND s.starts_at <= p_as_of AND s.until > p_as_of)
+            OR bgjobs.maintenance_until(f.subject, p_as_of) IS NOT NULL) AS is_silenced   -- held in a window
       FROM f
       LEFT JOIN bgjobs.alert_state a ON a.subject = f.subject AND a.rule = f.rule
       LEFT JOIN public.job_heartbeats hb ON f.rule = 'stale_heartbeat' AND hb.job_name = f.subject
@@ -104,9 +114,10 @@ BEGIN
   ),
   q AS (
     SELECT bgjobs.enqueue_alert(
-             'job_alert',
+             CASE WHEN g.rule = 'consecutive_failures' AND g.cur_count = 0 THEN 'job_failure' ELSE 'job_alert' END,
              jsonb_build_object(
                'job_name', coalesce(g.display_name, g.subject), 'subject', g.subject, 'rule', g.rule,
+               'error_message', g.details ->> 'last_error',
                'severity', g.severity, 'summary', g.summary, 'details', coalesce(g.details, '{}'::jsonb),
                'alert_time', v_at,
                'since', to_char(g.new_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -134,6 +145,7 @@ BEGIN
      WHERE o.subject = a.subject AND o.rule = a.rule
        AND a.state = 'firing'
        AND a.rule = ANY (p_rules)
+       AND (p_subjects IS NULL OR a.subject = ANY (p_subjects))
        AND NOT EXISTS (SELECT 1
                          FROM jsonb_to_recordset(coalesce(p_findings, '[]'::jsonb)) AS x(subject text, rule text)
                         WHERE x.subject = a.subject AND x.rule = a.rule)
@@ -162,7 +174,18 @@ BEGIN
                             'queued', v_queued + v_rqueued);
 END;
 $$;
+COMMENT ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb, text[]) IS
+  'Alert state machine: alert on entering a bad state, repeat after the suppression window, resolve; silences. Limited to p_subjects unless NULL.';
+REVOKE ALL ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb, text[]) TO bgjobs_runner;
+
+-- The 3-argument form: every subject (check-job-health, cron-healthcheck).
+CREATE OR REPLACE FUNCTION bgjobs.apply_alerts(p_as_of timestamptz, p_rules text[], p_findings jsonb)
+RETURNS jsonb
+LANGUAGE sql
+SET search_path TO pg_catalog, pg_temp
+AS $$ SELECT bgjobs.apply_alerts(p_as_of, p_rules, p_findings, NULL::text[]) $$;
 COMMENT ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) IS
-  'Alert state machine: alert on entering a bad state, repeat after the suppression window, resolve; silences.';
+  'Alert state machine over every subject: bgjobs.apply_alerts(as_of, rules, findings, NULL).';
 REVOKE ALL ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bgjobs.apply_alerts(timestamptz, text[], jsonb) TO bgjobs_runner;

@@ -31,6 +31,7 @@ AS $$
     'resend_from', coalesce(bgjobs.get_secret('RESEND_FROM'), bgjobs.get_setting('alert_email_from')),
     'resend_base_url', bgjobs.get_setting('resend_base_url'),
     'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds')::numeric, 10), 10),
+    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds'),
     'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size')::integer, 100), 1),
     'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts')::integer, 8), 1),
     'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds')::integer, 30),

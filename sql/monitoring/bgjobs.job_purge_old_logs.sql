@@ -7,7 +7,8 @@
 --   bgjobs.automation_events           the same retention, by fired_at
 --   notifications (sent, dead, cancelled) retention_days_notifications (90) by created_at
 --   cron.job_run_details               retention_days_cron_run_details (30) by start_time,
---                                      when pg_cron's schema is in this database
+--                                      when pg_cron's schema is in this database: only
+--                                      bgjobs_runner's runs unless retention_cron_all_users
 --   expired silences and resolved alert state older than the jobs_log retention
 --   heartbeats of jobs bgjobs does not know that stopped long ago (runbook's example:
 --   created over 90 days and last run over 30 days before as_of)
@@ -60,15 +61,10 @@ BEGIN
        AND n.status IN ('sent', 'dead', 'cancelled');
     GET DIAGNOSTICS v_notif = ROW_COUNT;
   END IF;
-  -- pg_cron's row security limits this to bgjobs_runner's own runs: other applications'
-  -- history is never deleted (looked up in the catalog: the runner may lack the schema)
-  IF v_days_cron > 0 AND EXISTS (
-       SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'cron' AND c.relname = 'job_run_details'
-          AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'DELETE')) THEN
-    EXECUTE format('DELETE FROM %I.%I WHERE start_time < $1', 'cron', 'job_run_details')
-      USING p_as_of - make_interval(days => v_days_cron);
-    GET DIAGNOSTICS v_cron = ROW_COUNT;
+  -- cron.job_run_details: bgjobs_runner's own runs only, unless the DBA opted in with
+  -- retention_cron_all_users (bgjobs.purge_cron_run_details)
+  IF v_days_cron > 0 THEN
+    v_cron := bgjobs.purge_cron_run_details(p_as_of - make_interval(days => v_days_cron));
   END IF;
   DELETE FROM public.job_heartbeats h
    WHERE h.created_at < p_as_of - interval '90 days'

@@ -61,9 +61,10 @@ BEGIN
                                           ('7d', 'success', successes_7d), ('7d', 'failed', failures_7d),
                                           ('30d', 'success', successes_30d), ('30d', 'failed', failures_30d)) w(win, status, n)
     UNION ALL
-    SELECT 8, 'bgjobs_job_duration_seconds', 'gauge', 'Duration quantiles of the last 100 successful runs.',
-           string_agg(format('bgjobs_job_duration_seconds{job="%s",quantile="%s"} %s', j, q.q, q.v), E'\n' ORDER BY j, q.q)
-      FROM lbl CROSS JOIN LATERAL (VALUES ('0.5', p50_duration_seconds), ('0.95', p95_duration_seconds)) q(q, v)
+    -- a percentile label, not "quantile": that label belongs to summaries (promtool check metrics)
+    SELECT 8, 'bgjobs_job_duration_seconds', 'gauge', 'Duration percentiles (50, 95) of the last 100 successful runs.',
+           string_agg(format('bgjobs_job_duration_seconds{job="%s",percentile="%s"} %s', j, q.q, q.v), E'\n' ORDER BY j, q.q)
+      FROM lbl CROSS JOIN LATERAL (VALUES ('50', p50_duration_seconds), ('95', p95_duration_seconds)) q(q, v)
      WHERE q.v IS NOT NULL
     UNION ALL
     SELECT 9, 'bgjobs_job_health_score', 'gauge', 'Successful / finished runs over 7 days x 100.',

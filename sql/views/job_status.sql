@@ -1,6 +1,10 @@
 -- job_status: one row per registered job, what `bgjobs status` shows.  state is Running
 -- while a run holds the job's run lock (seen from any session, whether the run commits
--- between steps or is one transaction), else the last run's outcome, else Pending.
+-- between steps or is one transaction), else 'Scheduler down' when pg_cron's launcher is
+-- gone (bgjobs.scheduler_state(): nothing will fire until a restart, so next_expected_run
+-- is NULL and scheduler_problem says why), else the last run's outcome, else Pending.
+-- A run's time is coalesce(as_of, started_at) here as in job_success_rates: the health
+-- figures (runs_7d, successes_7d, health_score, health_label) are bgjobs.job_stats(now())'s.
 -- health_score = successes / runs x 100 over 7 days (the SLO window), labelled
 -- Healthy >= 95, Degraded 80-94, Unhealthy < 80.
 -- Appended by monitoring: success_rate_24h, p95_duration (last 100 successful runs),
@@ -8,6 +12,8 @@
 -- silenced_until (an active silence of the job or of everything).  The per-job figures
 -- come from bgjobs.job_stats(), a definer function, so that bgjobs_viewer can read this
 -- view without rights on the bgjobs schema.
+-- Appended by the job API: timezone (the zone the schedule is read in, or tenant), paused,
+-- and the pause's end (NULL: until resumed) and reason; state is 'Paused' meanwhile.
 CREATE OR REPLACE VIEW public.job_status AS
 SELECT
   r.job_name,
@@ -20,46 +26,46 @@ SELECT
        ELSE coalesce(c.active, false) AND r.enabled END         AS active,
   CASE
     WHEN h.pid IS NOT NULL THEN 'Running'
+    WHEN sch.state = 'down' AND r.enabled THEN 'Scheduler down'
+    WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN 'Paused'
+    WHEN bgjobs.maintenance_until(r.job_name, now()) IS NOT NULL THEN 'Maintenance'
     WHEN last.status IS NULL THEN 'Pending'
     WHEN last.status = 'running' THEN 'Abandoned'              -- its backend died; reaped on the next run
     ELSE initcap(last.status)
   END                                                          AS state,
   h.pid                                                        AS running_pid,
-  last.started_at                                              AS last_run_at,
+  last.eff                                                     AS last_run_at,
   last.status                                                  AS last_status,
   last.completed_at - last.started_at                          AS last_duration,
   last.records_updated                                         AS last_records_updated,
   last.error_message                                           AS last_error,
-  w.runs                                                       AS runs_7d,
-  w.successes                                                  AS successes_7d,
-  CASE WHEN w.runs > 0 THEN round(100.0 * w.successes / w.runs, 1) END AS health_score,
-  CASE
-    WHEN w.runs = 0 THEN 'No runs'
-    WHEN 100.0 * w.successes / w.runs >= 95 THEN 'Healthy'
-    WHEN 100.0 * w.successes / w.runs >= 80 THEN 'Degraded'
-    ELSE 'Unhealthy'
-  END                                                          AS health_label,
-  st.next_expected_run                                         AS next_expected_run,
+  st.runs_7d                                                   AS runs_7d,
+  st.successes_7d                                              AS successes_7d,
+  st.health_score                                              AS health_score,
+  st.health_label                                              AS health_label,
+  CASE WHEN sch.state = 'down' THEN NULL ELSE st.next_expected_run END AS next_expected_run,
   st.success_rate_24h,
   st.p95_duration_seconds                                      AS p95_duration_seconds,
   al.alert_severity,
   coalesce(al.alerts, '{}')                                    AS alerts,
-  sil.until                                                    AS silenced_until
+  sil.until                                                    AS silenced_until,
+  CASE WHEN sch.state <> 'ok' THEN sch.detail END              AS scheduler_problem,
+  r.timezone,
+  bgjobs.job_paused(r.paused_from, r.paused_until, now())      AS paused,
+  CASE WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.paused_until END AS paused_until,
+  CASE WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.pause_reason END AS pause_reason
 FROM bgjobs.job_registry r
+CROSS JOIN bgjobs.scheduler_state() sch
 LEFT JOIN bgjobs.cron_jobs() c ON c.jobname = coalesce(r.cron_jobname, r.job_name)
                               AND c.database = current_database()
 CROSS JOIN LATERAL (SELECT bgjobs.lock_held(r.job_name) AS pid) h
 LEFT JOIN LATERAL (
-  SELECT j.started_at, j.completed_at, j.status, j.records_updated, j.error_message
+  SELECT coalesce(j.as_of, j.started_at) AS eff, j.started_at, j.completed_at, j.status, j.records_updated,
+         j.error_message
     FROM public.jobs_log j
    WHERE j.job_name = r.job_name AND j.status <> 'skipped'
-   ORDER BY j.started_at DESC
+   ORDER BY coalesce(j.as_of, j.started_at) DESC
    LIMIT 1) last ON true
-CROSS JOIN LATERAL (
-  SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS runs,
-         count(*) FILTER (WHERE j.status = 'success') AS successes
-    FROM public.jobs_log j
-   WHERE j.job_name = r.job_name AND j.started_at > now() - interval '7 days') w
 LEFT JOIN bgjobs.job_stats(now()) st ON st.job_name = r.job_name
 LEFT JOIN LATERAL (
   SELECT (array_agg(a.severity ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], a.severity)))[1] AS alert_severity,

@@ -163,15 +163,17 @@ def test_purge_old_logs_keeps_what_retention_says(sql, run):
         "('email', 't', 'c', 'dead', now() - interval '10 days')")
     # pg_cron's run history, as when this database is pg_cron's own
     sql("CREATE SCHEMA cron")
-    sql("CREATE TABLE cron.job_run_details (runid bigserial, start_time timestamptz)")
-    sql("INSERT INTO cron.job_run_details (start_time) VALUES (now() - interval '31 days'), (now() - interval '29 days')")
+    sql("CREATE TABLE cron.job_run_details (runid bigserial, username text, start_time timestamptz)")
+    sql("INSERT INTO cron.job_run_details (username, start_time) VALUES ('bgjobs_runner', now() - interval '31 days'), "
+        "('bgjobs_runner', now() - interval '29 days'), ('other_app', now() - interval '40 days')")
     sql("GRANT USAGE ON SCHEMA cron TO bgjobs_runner")     # as install grants it for pg_cron's own schema
     sql("GRANT SELECT, DELETE ON cron.job_run_details TO bgjobs_runner")
     r = run("purge-old-logs")["results"]
     assert (r["jobsLog"], r["auditLog"], r["automationLogs"], r["notifications"], r["cronJobRunDetails"]) == (1, 1, 1, 1, 1)
     assert sql("SELECT count(*) FROM jobs_log WHERE job_name = 'check-sla-and-overdue'") == [(1,)]
     assert sql("SELECT dedupe_key FROM notifications ORDER BY 1") == [("b",), ("c",)]   # pending is never purged
-    assert sql("SELECT count(*) FROM cron.job_run_details") == [(1,)]
+    # only bgjobs_runner's old run: other applications' history stays (retention_cron_all_users off)
+    assert sql("SELECT username FROM cron.job_run_details ORDER BY start_time") == [("other_app",), ("bgjobs_runner",)]
     sql("UPDATE app_settings SET value = '0' WHERE key = 'retention_days_audit_log'")
     sql("INSERT INTO audit_log (action_type, \"timestamp\") VALUES ('x', now() - interval '400 days')")
     assert run("purge-old-logs")["results"]["auditLog"] == 0                    # 0 keeps forever

@@ -1,5 +1,5 @@
--- Rollback of 0006.app_tables.  Where 0002 created tasks, the flags go back into its
--- columns and its two indexes over them are made again (a release before 0006 reads them).
+-- Rollback of 0010.app_tables.  Where 0002 created tasks, the flags go back into its
+-- columns and its two indexes over them are made again (a release before 0010 reads them).
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute

@@ -9,7 +9,7 @@
 --  * bgjobs.automation_events: one row per automation rule execution, with what fired it
 --    (entity, event data, event key); its unique (tenant_id, rule_id, event_key) makes a
 --    repeat of the same event a no-op.  automation_logs keeps the seeds' columns only.
--- depends: 0005.dba
+-- depends: 0009.job_api
 
 CREATE TABLE bgjobs.app_tables (
     table_name  text PRIMARY KEY,
