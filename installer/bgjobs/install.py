@@ -532,7 +532,8 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                 text = expand_plpython(text, modules)
             _exec_file(conn, path, text, report)
         _apply_views(conn, views)
-        _drop_stale_routines(conn, untouched, report)
+        skipped = [_object_name(f) for f in _sql_files(True) if f not in plan.sql_files]
+        _drop_stale_routines(conn, untouched, report, keep=skipped)
         for key, (default, desc) in DEFAULTS.items():
             conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
                          "ON CONFLICT (key) DO NOTHING", (key, default, desc))
@@ -575,16 +576,20 @@ def _routine_rows(conn) -> set[tuple[int, str]]:
         "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()}
 
 
-def _drop_stale_routines(conn, untouched: set[tuple[int, str]], report: Report) -> None:
+def _drop_stale_routines(conn, untouched: set[tuple[int, str]], report: Report,
+                         keep: list[tuple[str, str]] = ()) -> None:
     """Drop the routines an earlier install created that this release no longer defines
     (an old SECURITY DEFINER overload must not keep its grants).  Found in the catalog:
     every routine the files (re)created or granted has a new catalog row version (a ctid
     that `untouched`, taken before the files ran, does not hold);
-    bgjobs.installed_routines records what each install created."""
-    written = {r for (oid, ctid, r) in conn.execute(
-        "SELECT p.oid, p.ctid::text, p.oid::regprocedure::text FROM pg_proc p "
+    bgjobs.installed_routines records what each install created.  Routines of object files
+    this install did not apply (`keep`: PL/Python ones, when the installing role may not
+    create them) stay as a superuser's install made them."""
+    written = {r for (oid, ctid, r, schema, name) in conn.execute(
+        "SELECT p.oid, p.ctid::text, p.oid::regprocedure::text, n.nspname, p.proname FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()
-        if (oid, ctid) not in untouched}
+        if (oid, ctid) not in untouched or (schema, name) in keep}
     before = {r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()}
     if not before:                                   # first install of this release line
         before = {r for (r,) in conn.execute(
