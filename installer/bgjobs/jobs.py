@@ -163,9 +163,13 @@ def apply(conn, regs: list[Registration]) -> None:
 
 
 def specs(conn) -> list[CronSpec]:
-    """What pg_cron must run: one spec per registered job."""
+    """What pg_cron must run: one spec per registered job.  (A registry from before
+    migration 0009 has no tick column yet: its schedule is the tick.)"""
+    has_tick = conn.execute("SELECT 1 FROM pg_attribute WHERE attrelid = 'bgjobs.job_registry'::regclass "
+                            "AND attname = 'tick' AND NOT attisdropped").fetchone() is not None
+    tick = "coalesce(tick, schedule)" if has_tick else "schedule"
     return [CronSpec(n, t, c, e) for n, t, c, e in conn.execute(
-        "SELECT job_name, coalesce(tick, schedule), coalesce(cron_jobname, job_name), enabled "
+        f"SELECT job_name, {tick}, coalesce(cron_jobname, job_name), enabled "
         "FROM bgjobs.job_registry ORDER BY job_name").fetchall()]
 
 
