@@ -73,7 +73,9 @@ def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(t
             "alerts": c.execute("SELECT count(*) FROM bgjobs.alert_state WHERE state = 'firing'").fetchone()[0],
             "silences": c.execute("SELECT count(*) FROM bgjobs.silences").fetchone()[0],
             "secrets": c.execute("SELECT name FROM bgjobs.secrets").fetchall(),
-            "flags": c.execute("SELECT count(*) FROM tasks").fetchone()[0],
+            # overdue/SLA flags: in tasks' own columns before 0010, in bgjobs.task_flags after it
+            "flags": c.execute("SELECT count(*) FROM tasks WHERE (is_overdue OR sla_violated) "
+                               "AND status IN ('Open', 'In Progress')").fetchone()[0],
             "snapshots": c.execute("SELECT count(*) FROM analytics_snapshots").fetchone()[0],
             "heartbeats": c.execute("SELECT count(*) FROM job_heartbeats").fetchone()[0],
         }
@@ -85,7 +87,11 @@ def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(t
     inst.install(fresh_dsn, Settings(), report=lambda s: None)
     assert any("moved bgjobs' migration history" in line for line in lines), lines
 
-    assert dump(old_dsn) == dump(fresh_dsn)
+    d_old, d_fresh = dump(old_dsn), dump(fresh_dsn)
+    if d_old != d_fresh:
+        import difflib
+        print("\n".join(difflib.unified_diff(d_old.splitlines(), d_fresh.splitlines(), lineterm="", n=2)))
+    assert d_old == d_fresh
 
     with psycopg.connect(old_dsn, autocommit=True) as c:
         after = {
@@ -94,11 +100,19 @@ def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(t
             "alerts": c.execute("SELECT count(*) FROM bgjobs.alert_state WHERE state = 'firing'").fetchone()[0],
             "silences": c.execute("SELECT count(*) FROM bgjobs.silences").fetchone()[0],
             "secrets": c.execute("SELECT name FROM bgjobs.secrets").fetchall(),
-            "flags": c.execute("SELECT count(*) FROM tasks").fetchone()[0],
+            "flags": c.execute("SELECT count(*) FROM bgjobs.task_flags").fetchone()[0],
             "snapshots": c.execute("SELECT count(*) FROM analytics_snapshots").fetchone()[0],
             "heartbeats": c.execute("SELECT count(*) FROM job_heartbeats").fetchone()[0],
         }
-        assert after == before
+        assert after == before and before["flags"] > 0
+        # the flags carried over: the next SLA tick finds only tasks that fell due since the last one
+        last = c.execute("SELECT max(coalesce(as_of, started_at)) FROM jobs_log WHERE job_name = "
+                         "'check-sla-and-overdue' AND status = 'success'").fetchone()[0]
+        now = c.execute("SELECT now()").fetchone()[0]
+        fell_due = c.execute("SELECT count(*) FROM tasks WHERE status IN ('Open', 'In Progress') "
+                             "AND due_date >= %s AND due_date < %s", (last, now)).fetchone()[0]
+        tick = c.execute("SELECT public.run_job('check-sla-and-overdue', %s)", (now,)).fetchone()[0]
+        assert tick["success"] and tick["results"]["overdueTasks"] == fell_due, tick
         assert c.execute("SELECT to_regclass('public._yoyo_migration')").fetchone()[0] is None
         assert c.execute("SELECT count(*) FROM bgjobs._yoyo_migration").fetchone()[0] == len(
             list((ROOT / "migrations").glob("*[0-9].*[a-z].sql")) ) - len(list((ROOT / "migrations").glob("*.rollback.sql")))

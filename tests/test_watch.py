@@ -255,6 +255,17 @@ def test_unwatch_job_silences_exactly_that_job(w, t0):
     assert w("SELECT count(*) FROM bgjobs.watch_runs WHERE job_name = 'etl-a'")[0][0] == 1   # history stays
 
 
+def test_register_job_and_watch_job_keep_their_names_apart(w):
+    w("CREATE FUNCTION public.my_body() RETURNS void LANGUAGE sql AS $$ SELECT $$")
+    w("SELECT bgjobs.watch_job('etl', '0 2 * * *')")
+    with pytest.raises(psycopg.Error, match="register_job: job name 'etl' is a monitor-only job"):
+        w("SELECT bgjobs.register_job('etl', 'public.my_body', '0 3 * * *')")
+    w("SELECT bgjobs.register_job('mine', 'public.my_body', '0 3 * * *')")
+    with pytest.raises(psycopg.Error, match='job "mine" is a job bgjobs runs'):
+        w("SELECT bgjobs.watch_job('mine', '0 2 * * *')")
+    assert w("SELECT job_name FROM bgjobs.watched_jobs") == [("etl",)]
+
+
 def test_cli_jobs_watch(db, sql):
     ok = subprocess.run([sys.executable, "-m", "bgjobs", "jobs", "watch", "etl", "--dsn", db,
                          "--schedule", "15 3 * * *", "--timezone", "Europe/Berlin", "--grace", "20 minutes"],

@@ -443,11 +443,12 @@ def demo(directory, port):
 
 def _register_groups() -> None:
     from . import maintenance
+    from .jobs_cli import jobs
     from .watch_cli import install_commands as watch_commands
 
-    maintenance.register(main, one_line_errors)
-    # `bgjobs jobs watch|unwatch`: monitor-only jobs and the pg_cron jobs bgjobs watches
-    watch_commands(main, dsn_option, one_line_errors)
+    main.add_command(jobs)                          # bgjobs jobs ...
+    maintenance.register(main, one_line_errors)    # bgjobs maintenance ...
+    watch_commands(main, dsn_option, one_line_errors)   # bgjobs jobs watch|unwatch
 
 
 _register_groups()

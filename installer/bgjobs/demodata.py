@@ -174,14 +174,15 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
               ) x""")
         if preflag:
             ex("""
-                UPDATE public.tasks t
-                   SET is_overdue = true, overdue_since = t.due_date + interval '15 minutes',
-                       sla_violated = t.due_date + s.hours * interval '1 hour' < %(as_of)s::timestamptz - interval '15 minutes',
-                       sla_violated_at = CASE WHEN t.due_date + s.hours * interval '1 hour'
-                                                   < %(as_of)s::timestamptz - interval '15 minutes'
-                                              THEN t.due_date + s.hours * interval '1 hour' END
-                  FROM (VALUES ('Critical', 4), ('High', 24), ('Medium', 72), ('Low', 168)) s(priority, hours)
-                 WHERE t.priority = s.priority AND t.tenant_id IN (SELECT id FROM pg_temp.demo_t)
+                INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+                SELECT t.tenant_id, t.id, t.due_date + interval '15 minutes',
+                       CASE WHEN t.due_date + s.hours * interval '1 hour'
+                                 < %(as_of)s::timestamptz - interval '15 minutes'
+                            THEN t.due_date + s.hours * interval '1 hour' END
+                  FROM public.tasks t
+                  JOIN (VALUES ('Critical', 4), ('High', 24), ('Medium', 72), ('Low', 168)) s(priority, hours)
+                    ON t.priority = s.priority
+                 WHERE t.tenant_id IN (SELECT id FROM pg_temp.demo_t)
                    AND t.status IN ('Open', 'In Progress')
                    AND t.due_date < %(as_of)s::timestamptz - interval '15 minutes'""")
         # hearings: spread over 30 days either side, plus one today 23:00 and one tomorrow

@@ -186,7 +186,7 @@ def run(dsn: str, report: Callable[[str], None] = print) -> bool:
                   " (run bgjobs doctor as the installing role to check it)")
 
         rows = conn.execute(
-            "SELECT r.job_name, coalesce(r.cron_jobname, r.job_name), r.schedule, r.enabled, c.schedule, c.active, c.database "
+            "SELECT r.job_name, coalesce(r.cron_jobname, r.job_name), coalesce(r.tick, r.schedule), r.enabled, c.schedule, c.active, c.database "
             "FROM bgjobs.job_registry r LEFT JOIN bgjobs.cron_jobs() c ON c.jobname = coalesce(r.cron_jobname, r.job_name) "
             "ORDER BY 1").fetchall()
         if cron_db and cron_db != db:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
 import psycopg
 from psycopg import sql
 
-from . import pymodules
+from . import apptables
 from .db import YOYO_TABLES, connect, first_line, yoyo_uri
 from .errors import BgjobsError
-from .registry import JOBS, Job, default_grace, with_overrides
+from . import jobs as job_api
+from .jobs import CronSpec, Registration
 from .resources import migrations_dir, plpython_dir, sql_dir
 from .settings import DEFAULTS, Settings
 
@@ -149,7 +149,8 @@ class Plan:
     settings_changes: list[tuple[str, str | None, str]]
     registry_changes: list[str]
     schedule_actions: list[tuple[str, str, str]]     # (action, cron name, detail)
-    jobs: list[Job]
+    jobs: list[Registration]                         # bgjobs.register_job calls to make
+    app: apptables.AppTables | None = None
 
     def lines(self) -> list[str]:
         pf = self.preflight
@@ -157,6 +158,8 @@ class Plan:
                f"pg_cron in database {pf.cron_db or '(not loaded)'}; plpython3u: {'yes' if pf.plpython else 'no'}"]
         out += [f"note: {n}" for n in pf.notes]
         out.append(f"migrations to apply: {len(self.migrations)}" + (f" ({', '.join(self.migrations)})" if self.migrations else ""))
+        if self.app is not None:
+            out += self.app.lines(first_install=bool(self.migrations))
         out.append(f"SQL objects to (re)apply: {len(self.sql_files)} files")
         for key, old, new in self.settings_changes:
             shown = new if len(new) < 60 else new[:57] + "..."
@@ -184,39 +187,8 @@ def _sql_files(include_plpython: bool) -> list[Path]:
     return files
 
 
-def _desired_jobs(settings: Settings, pf: Preflight) -> list[Job]:
-    jobs = []
-    for job in JOBS:
-        ov = dict(settings.jobs.get(job.name, {}))
-        j = with_overrides(job, ov)
-        if j.needs_plpython and not pf.plpython:
-            j = with_overrides(j, {"enabled": False})
-        jobs.append(j)
-    return jobs
-
-
-def _registry_row(j: Job) -> dict:
-    sched = pymodules.schedule()
-    tz = j.extra.get("timezone", "UTC")
-    interval = timedelta(days=1) if j.tenant_local else sched.max_gap(j.tick, tz)
-    return {
-        "job_name": j.name, "description": j.description, "schedule": j.tick,
-        "function_schema": "bgjobs", "function_name": j.function, "tenant_local": j.tenant_local,
-        "local_time": j.local_time, "timezone": tz, "expected_interval": interval,
-        "expected_duration": j.expected_duration, "timeout": j.timeout,
-        "grace": j.grace or default_grace(interval), "stale_after": j.stale_after, "enabled": j.enabled,
-    }
-
-
-REGISTRY_COLS = ("description", "schedule", "function_schema", "function_name", "tenant_local", "local_time",
-                 "timezone", "expected_interval", "expected_duration", "timeout", "grace", "stale_after", "enabled")
-
-
 def _existing_registry(conn) -> dict[str, dict]:
-    if conn.execute("SELECT to_regclass('bgjobs.job_registry')").fetchone()[0] is None:
-        return {}
-    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-    return {r["job_name"]: r for r in cur.execute("SELECT * FROM bgjobs.job_registry")}
+    return job_api.existing(conn)
 
 
 def _existing_settings(conn) -> dict[str, str]:
@@ -239,11 +211,11 @@ def _cron_ready(cconn: psycopg.Connection) -> bool:
                          "WHERE n.nspname = 'cron' AND c.relname = 'job'").fetchone() is not None
 
 
-def _command(job: Job) -> str:
+def _command(job: CronSpec) -> str:
     return f"CALL bgjobs.run_scheduled_job('{job.name}')"
 
 
-def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[Job]) -> list[tuple[str, str, str, Job | None, int | None]]:
+def _schedule_plan(conn, cconn, pf: Preflight, jobs: list[CronSpec]) -> list[tuple[str, str, str, CronSpec | None, int | None]]:
     """(action, cron name, detail, job, jobid) for each job; action in create/update/move/unchanged.
     bgjobs' pg_cron jobs belong to bgjobs_runner; a job an older release scheduled as the
     installing role is moved to the runner (same name, same schedule)."""
@@ -360,7 +332,7 @@ def _plpython_modules() -> dict[str, str]:
     return {p.stem: p.read_text() for p in sorted(plpython_dir().glob("*.py")) if not p.name.startswith("_")}
 
 
-def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
+def _run_migrations(conn: psycopg.Connection, report: Report, adopt: bool = False) -> list[str]:
     from yoyo import get_backend, read_migrations
 
     conn.execute("CREATE SCHEMA IF NOT EXISTS bgjobs")
@@ -372,6 +344,14 @@ def _run_migrations(conn: psycopg.Connection, report: Report) -> list[str]:
             backend.ensure_internal_schema_updated()       # bgjobs' own history tables
             _adopt_legacy_history(conn, [m.id for m in migrations], report)
             pending = backend.to_apply(migrations)
+            if adopt:
+                # the application's own tables are used as they are: the migration that
+                # would create them is recorded as applied without running
+                skip = pending.filter(lambda m: m.id == apptables.CREATING_MIGRATION)
+                if skip:
+                    backend.mark_migrations(skip)
+                    report(f"adopted the application's tables: {apptables.CREATING_MIGRATION} marked applied, not run")
+                pending = pending.filter(lambda m: m.id != apptables.CREATING_MIGRATION)
             names = [m.id for m in pending]
             if pending:
                 backend.apply_migrations(pending)
@@ -415,7 +395,7 @@ def _pending_migrations(conn: psycopg.Connection) -> list[str]:
 
 def plan_install(conn: psycopg.Connection, settings: Settings, schedule: bool = True) -> tuple[Plan, psycopg.Connection | None]:
     pf = preflight(conn, need_cron=schedule)
-    jobs = _desired_jobs(settings, pf)
+    regs = job_api.planned(conn, settings, pf.plpython)
     current = _existing_settings(conn)
     changes = []
     for key, (default, _) in DEFAULTS.items():
@@ -424,24 +404,16 @@ def plan_install(conn: psycopg.Connection, settings: Settings, schedule: bool = 
     for key, value in settings.values.items():
         if current.get(key) != value:
             changes.append((key, current.get(key), value))
-    existing = _existing_registry(conn)
-    reg_changes = []
-    for j in jobs:
-        row = _registry_row(j)
-        old = existing.get(j.name)
-        if old is None:
-            reg_changes.append(f"add {j.name}")
-        else:
-            diff = [c for c in REGISTRY_COLS if old.get(c) != row[c]]
-            if diff:
-                reg_changes.append(f"update {j.name} ({', '.join(diff)})")
+    reg_changes = [f"add {r.name}" if r.action == "add" else r.action for r in regs]
     cconn = None
     sched_plan = []
     if schedule:
         cconn = _cron_conn(conn, pf)
-        sched_plan = _schedule_plan(conn, cconn, pf, jobs)
-    plan = Plan(pf, _pending_migrations(conn), _sql_files(pf.plpython), changes, reg_changes,
-                [(a, n, d) for a, n, d, _, _ in sched_plan], jobs)
+        sched_plan = _schedule_plan(conn, cconn, pf, job_api.planned_specs(conn, regs))
+    app = apptables.inspect(conn)
+    pending = [m for m in _pending_migrations(conn) if not (app.adopt and m == apptables.CREATING_MIGRATION)]
+    plan = Plan(pf, pending, _sql_files(pf.plpython), changes, reg_changes,
+                [(a, n, d) for a, n, d, _, _ in sched_plan], regs, app)
     plan._sched = sched_plan  # type: ignore[attr-defined]
     return plan, cconn
 
@@ -461,27 +433,36 @@ def install(dsn: str, settings: Settings, dry_run: bool = False, schedule: bool 
         for note in pf.notes:
             report(f"note: {note}")
         _ensure_roles_and_extensions(conn, cconn, pf, schedule)
-        _run_migrations(conn, report)
-        _apply_objects(conn, plan, settings, report)
+        applied = _run_migrations(conn, report, adopt=plan.app.adopt)
+        _apply_objects(conn, plan, settings, report,
+                       created_now=apptables.CREATING_MIGRATION in applied)
         report(f"applied {len(plan.sql_files)} SQL object files, {len(plan.settings_changes)} setting change(s), "
                f"{len(plan.registry_changes)} registry change(s)")
         if schedule:
-            sched_plan = plan._sched  # type: ignore[attr-defined]
-            with cconn.transaction():
-                _apply_schedules(cconn, pf, sched_plan)
-            with conn.transaction():
-                for _, name, _, job, _ in sched_plan:
-                    conn.execute("UPDATE bgjobs.job_registry SET cron_jobname = %s WHERE job_name = %s "
-                                 "AND cron_jobname IS DISTINCT FROM %s", (name, job.name, name))
-            for action, name, detail in plan.schedule_actions:
-                if action != "unchanged":
-                    report(f"pg_cron {action}: {name} {detail}")
+            apply_schedules(conn, cconn, pf, report)
         report(f"bgjobs installed in database {pf.dbname}: {plan.changes} change(s)")
         return plan
     finally:
         if cconn is not None and cconn is not conn:
             cconn.close()
         conn.close()
+
+
+def apply_schedules(conn, cconn, pf: Preflight, report: Report = print, only: set[str] | None = None) -> list:
+    """Make pg_cron (in its own database, through cconn) run every registered job (or those
+    in `only`) as the registry says, and record the pg_cron names used.  Returns the plan."""
+    specs = [s for s in job_api.specs(conn) if only is None or s.name in only]
+    sched_plan = _schedule_plan(conn, cconn, pf, specs)
+    with cconn.transaction():
+        _apply_schedules(cconn, pf, sched_plan)
+    with conn.transaction():
+        for _, name, _, job, _ in sched_plan:
+            conn.execute("UPDATE bgjobs.job_registry SET cron_jobname = %s WHERE job_name = %s "
+                         "AND cron_jobname IS DISTINCT FROM %s", (name, job.name, name))
+    for action, name, detail, _, _ in sched_plan:
+        if action != "unchanged":
+            report(f"pg_cron {action}: {name} {detail}")
+    return sched_plan
 
 
 def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> None:
@@ -508,9 +489,14 @@ def _ensure_roles_and_extensions(conn, cconn, pf: Preflight, schedule: bool) -> 
     if schedule and pf.superuser:
         # the runner sees (and retention deletes) only its own jobs' rows: pg_cron's row security
         cconn.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(sql.Identifier(RUNNER)))
+        # bgjobs.register_job schedules through bgjobs.cron_apply, owned by the runner: pg_cron
+        # runs a job as the role that scheduled it.  pg_cron 1.4 leaves these two to the DBA.
+        cconn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean), "
+                              "cron.alter_job(bigint, text, text, text, text, boolean) TO {}").format(sql.Identifier(RUNNER)))
 
 
-def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print) -> None:
+def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, report: Report = print,
+                   created_now: bool = False) -> None:
     modules = _plpython_modules() if plan.preflight.plpython else {}
     with conn.transaction():
         conn.execute("SET LOCAL check_function_bodies = off")
@@ -524,8 +510,12 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs TO {}").format(sql.Identifier(role)))
         _write_setting_spec(conn)
-        first_xid = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+        if plan.app is not None:
+            apptables.record(conn, plan.app, created_now)   # before the files: triggers ask it
         _reset_routine_grants(conn)
+        # the routines' catalog rows as they are before the files run (the REVOKEs above
+        # rewrote rows in this same transaction, so an xmin cannot tell what the files wrote)
+        untouched = _routine_rows(conn)
         for name, source in modules.items():
             conn.execute(
                 "INSERT INTO bgjobs.plpython_modules (name, source, sha256) VALUES (%s, %s, %s) "
@@ -542,7 +532,8 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                 text = expand_plpython(text, modules)
             _exec_file(conn, path, text, report)
         _apply_views(conn, views)
-        _drop_stale_routines(conn, first_xid, report)
+        skipped = [_object_name(f) for f in _sql_files(True) if f not in plan.sql_files]
+        _drop_stale_routines(conn, untouched, report, keep=skipped)
         for key, (default, desc) in DEFAULTS.items():
             conn.execute("INSERT INTO public.app_settings (key, value, description) VALUES (%s, %s, %s) "
                          "ON CONFLICT (key) DO NOTHING", (key, default, desc))
@@ -551,16 +542,11 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now() "
                          "WHERE app_settings.value IS DISTINCT FROM EXCLUDED.value",
                          (key, value, DEFAULTS[key][1]))
-        cols = ("job_name",) + REGISTRY_COLS
-        ins = sql.SQL("INSERT INTO bgjobs.job_registry ({cols}) VALUES ({vals}) ON CONFLICT (job_name) DO UPDATE SET "
-                      "{sets}, updated_at = now() WHERE ({old}) IS DISTINCT FROM ({new})").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-            vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols),
-            sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS),
-            old=sql.SQL(", ").join(sql.SQL("job_registry.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS),
-            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in REGISTRY_COLS))
-        for j in plan.jobs:
-            conn.execute(ins, _registry_row(j))
+        # Jobs are registered through the job API (bgjobs.register_job), as a DBA's are; the
+        # pg_cron schedules follow once this transaction has committed (apply_schedules).
+        # A registered row is left as it is unless the settings file names its job.
+        conn.execute("SET LOCAL bgjobs.defer_schedule = on")
+        job_api.apply(conn, plan.jobs)
         for role in (RUNNER, "bgjobs_deliverer"):
             conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs FROM {}").format(sql.Identifier(role)))
 
@@ -584,15 +570,26 @@ def _reset_routine_grants(conn) -> None:
         conn.execute(sql.SQL("REVOKE ALL ON ROUTINE {} FROM {}").format(sql.SQL(identity), roles))
 
 
-def _drop_stale_routines(conn, first_xid: str, report: Report) -> None:
+def _routine_rows(conn) -> set[tuple[int, str]]:
+    return {(oid, ctid) for oid, ctid in conn.execute(
+        "SELECT p.oid, p.ctid::text FROM pg_proc p "
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()}
+
+
+def _drop_stale_routines(conn, untouched: set[tuple[int, str]], report: Report,
+                         keep: list[tuple[str, str]] = ()) -> None:
     """Drop the routines an earlier install created that this release no longer defines
     (an old SECURITY DEFINER overload must not keep its grants).  Found in the catalog:
-    every routine this transaction (re)created has an xmin of this transaction, at or
-    after its first xid; bgjobs.installed_routines records what each install created."""
-    written = {r for (r,) in conn.execute(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p "
-        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace) "
-        "AND age(p.xmin) <= age(%s::xid8::xid)", (first_xid,)).fetchall()}
+    every routine the files (re)created or granted has a new catalog row version (a ctid
+    that `untouched`, taken before the files ran, does not hold);
+    bgjobs.installed_routines records what each install created.  Routines of object files
+    this install did not apply (`keep`: PL/Python ones, when the installing role may not
+    create them) stay as a superuser's install made them."""
+    written = {r for (oid, ctid, r, schema, name) in conn.execute(
+        "SELECT p.oid, p.ctid::text, p.oid::regprocedure::text, n.nspname, p.proname FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()
+        if (oid, ctid) not in untouched or (schema, name) in keep}
     before = {r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()}
     if not before:                                   # first install of this release line
         before = {r for (r,) in conn.execute(
@@ -719,8 +716,12 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
             _drop_objects(conn)
             report("dropped bgjobs functions, procedures, views and triggers")
         if not keep_data:
-            _rollback_migrations(conn)
-            report("rolled back all migrations (tables and their data removed)")
+            kept = apptables.adopted(conn)
+            _rollback_migrations(conn, keep_app_tables=kept)
+            report("rolled back all migrations (bgjobs' tables and their data removed)")
+            if kept:
+                report("kept the application's own tables, their rows and grants (bgjobs adopted them, "
+                       "did not create them)")
         else:
             report("kept the tables, their data and their grants (--keep-data); a later install resumes with them")
         report(f"bgjobs uninstalled from database {dbname} (roles {', '.join(ROLES)} are cluster-wide and kept)")
@@ -755,7 +756,7 @@ def _object_name(path: Path) -> tuple[str, str]:
     return (schema or "public", name)
 
 
-def _rollback_migrations(conn) -> None:
+def _rollback_migrations(conn, keep_app_tables: bool = False) -> None:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(yoyo_uri(conn))
@@ -766,7 +767,12 @@ def _rollback_migrations(conn) -> None:
             _adopt_legacy_history(conn, [m.id for m in migrations], lambda s: None)
             # every migration but the first through yoyo; the first's rollback drops schema
             # bgjobs, where yoyo keeps bgjobs' history, so it runs last, by hand
-            backend.rollback_migrations(backend.to_rollback(migrations.filter(lambda m: m.id != "0001.core")))
+            rollback = backend.to_rollback(migrations.filter(lambda m: m.id != "0001.core"))
+            if keep_app_tables:
+                # adopted, not created: its rollback would drop the application's tables
+                backend.unmark_migrations(rollback.filter(lambda m: m.id == apptables.CREATING_MIGRATION))
+                rollback = rollback.filter(lambda m: m.id != apptables.CREATING_MIGRATION)
+            backend.rollback_migrations(rollback)
         with conn.transaction():
             conn.execute((migrations_dir() / "0001.core.rollback.sql").read_text())
         # bgjobs' history went with schema bgjobs; an application's yoyo tables in public stay

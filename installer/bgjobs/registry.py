@@ -1,6 +1,8 @@
-"""The job registry: every bgjobs job, its pg_cron tick, body function and expectations
-(CONTRACT section 3).  `bgjobs install` writes it to bgjobs.job_registry, with the
-overrides of the settings file."""
+"""The jobs bgjobs ships: name, body function, schedule and expectations (CONTRACT
+section 3).  `bgjobs install` registers each one that is not registered yet through the
+job API, bgjobs.register_job (see jobs.py), as a DBA registers their own; from then on the
+row in bgjobs.job_registry is the database's, changed only through the API or a settings
+file that names the job."""
 
 from __future__ import annotations
 

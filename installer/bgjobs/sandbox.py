@@ -259,7 +259,25 @@ def start(d: Path | None = None, port: int | None = None, preload_cron: bool = T
         _run_as(sb.os_user, [str(bin_dir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(sb.data),
                              "-l", str(sb.logfile)], cwd=d)
     _ensure_database(sb)
+    _wait_for_launcher(sb)
     return sb
+
+
+def _wait_for_launcher(sb: Sandbox, timeout: float = 20) -> None:
+    """pg_cron's launcher connects to its database, which may have just been created: it
+    retries after its restart delay.  Return once it runs, so that nothing right after
+    start sees the scheduler as down."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(sb.dsn_for("postgres"), autocommit=True, connect_timeout=10) as conn:
+        if "pg_cron" not in conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]:
+            return
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'").fetchone():
+                return
+            time.sleep(0.2)
+    raise BgjobsError(f"pg_cron's launcher did not start within {timeout:.0f} s (see {sb.logfile})")
 
 
 def _set_port(sb: Sandbox, port: int) -> None:

@@ -1,13 +1,22 @@
 """app_settings defaults and the optional TOML settings file.
 
 A settings file has app_settings keys at top level and one table per job to override
-its registry entry::
+a shipped job's registry entry or to declare a job of your own (registered through
+bgjobs.register_job, like every job)::
 
     alert_email_to = "ops@example.com"
     smtp_port = 1025
 
     [jobs."check-sla-and-overdue"]
     schedule = "*/10 * * * *"
+
+    [jobs."refresh-report"]
+    body = "reports.refresh_daily"          # the function the job runs
+    schedule = "0 8 * * *"
+    timezone = "Europe/Berlin"              # an IANA zone, UTC (default) or tenant
+
+A job the file names is (re-)registered on every install; the others keep what they
+have in the database (pauses and overrides made through the job API included).
 
 A file with a syntax error, an unknown key, an invalid cron expression, an unknown time
 zone or a malformed value is refused as a whole, with one line naming the key.
@@ -177,7 +186,10 @@ def _fmt(n: float | None) -> str:
     return "" if n is None else (str(int(n)) if float(n).is_integer() else str(n))
 
 
-JOB_KEYS = {"schedule", "enabled", "timeout", "expected_duration", "grace", "stale_after", "local_time", "timezone"}
+JOB_KEYS = {"schedule", "enabled", "timeout", "expected_duration", "grace", "stale_after", "local_time", "timezone",
+            "body", "description"}
+_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_BODY = re.compile(r'(("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)\.)?("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)')
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -260,11 +272,19 @@ def parse(raw: dict, where: str = "settings") -> Settings:
 
 def _parse_job(job: str, table, where: str, sched) -> dict:
     prefix = f"{where}: jobs.\"{job}\""
-    if job not in BY_NAME:
-        raise BgjobsError(f"{where}: unknown job '{_short(job)}'" + (did_you_mean(job, BY_NAME)
-                                                                      or f" (known jobs: {', '.join(BY_NAME)})"))
     if not isinstance(table, dict):
         raise BgjobsError(f"{prefix} must be a table")
+    if job not in BY_NAME:
+        if "body" not in table:
+            raise BgjobsError(f"{where}: unknown job '{_short(job)}'{did_you_mean(job, BY_NAME)} (known jobs: "
+                              f"{', '.join(BY_NAME)}); a job of your own needs body and schedule")
+        if not _JOB_NAME.fullmatch(job):
+            raise BgjobsError(f"{prefix}: job name must be 1 to 63 letters, digits, '.', '_' or '-', "
+                              f"starting with a letter or digit")
+        if "schedule" not in table:
+            raise BgjobsError(f"{prefix}: a job of your own needs a schedule (a 5-field cron expression)")
+        if "local_time" in table:
+            raise BgjobsError(f"{prefix}.local_time: use schedule = \"M H * * *\" with timezone = \"tenant\"")
     res: dict = {}
     for key, value in table.items():
         if key not in JOB_KEYS:
@@ -279,10 +299,18 @@ def _parse_job(job: str, table, where: str, sched) -> dict:
                 raise BgjobsError(f"{prefix}.enabled must be true or false")
             res["enabled"] = value
         elif key == "timezone":
-            err = sched.validate_timezone(str(value))
+            err = None if value == "tenant" else sched.validate_timezone(str(value))
             if err:
                 raise BgjobsError(f"{prefix}.timezone: {err}")
-            res["extra"] = {"timezone": str(value)}
+            res["timezone"] = str(value)
+        elif key == "body":
+            if not isinstance(value, str) or not _BODY.fullmatch(value):
+                raise BgjobsError(f"{prefix}.body: not a function name (function or schema.function): {value!r}")
+            res["body"] = value
+        elif key == "description":
+            if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+                raise BgjobsError(f"{prefix}.description must be one line of text")
+            res["description"] = value
         elif key == "local_time":
             if not BY_NAME[job].tenant_local:
                 raise BgjobsError(f"{prefix}.local_time: job '{job}' is not tenant-local; set schedule instead")

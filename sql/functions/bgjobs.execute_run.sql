@@ -1,6 +1,7 @@
 -- bgjobs.execute_run(run_id, job, as_of, tenants, mark_tenants): runs the job body of an
--- opened run and closes it.  The body (f(p_as_of timestamptz, p_tenants uuid[]) RETURNS
--- jsonb, named in the registry) runs in a subtransaction: if it raises (or is cancelled
+-- opened run and closes it.  The body (named in the registry: f(), f(as_of timestamptz)
+-- or f(as_of timestamptz, tenants uuid[]), returning jsonb, an integer taken as
+-- {"recordsUpdated": n}, or void taken as {}) runs in a subtransaction: if it raises (or is cancelled
 -- for exceeding its timeout) its work is rolled back and the run is recorded failed; this
 -- function itself does not raise.  Every run then gets its jobs_log update, one audit_log
 -- 'background_job_execution' row and a heartbeat; a failed run notifies (jobs_log trigger).
@@ -26,17 +27,26 @@ DECLARE
   v_ms       integer;
   v_records  integer := 0;
   v_response jsonb;
+  v_sig      text;
+  v_call     text;
 BEGIN
   SELECT * INTO v_job FROM bgjobs.job_registry WHERE job_name = p_job_name;
 
   BEGIN
-    IF to_regproc(format('%I.%I', v_job.function_schema, v_job.function_name)) IS NULL THEN
+    v_sig := (ARRAY['', 'timestamptz', 'timestamptz, uuid[]'])[v_job.body_args + 1];
+    IF to_regprocedure(format('%I.%I(%s)', v_job.function_schema, v_job.function_name, v_sig)) IS NULL THEN
       RAISE EXCEPTION 'job "%" is not implemented yet', p_job_name
         USING ERRCODE = 'feature_not_supported',
-              DETAIL = format('function %I.%I(timestamptz, uuid[]) does not exist',
-                              v_job.function_schema, v_job.function_name);
+              DETAIL = format('function %I.%I(%s) does not exist',
+                              v_job.function_schema, v_job.function_name, v_sig);
     END IF;
-    EXECUTE format('SELECT %I.%I($1, $2)', v_job.function_schema, v_job.function_name)
+    v_call := format('%I.%I(%s)', v_job.function_schema, v_job.function_name,
+                     (ARRAY['', '$1', '$1, $2'])[v_job.body_args + 1]);
+    EXECUTE CASE v_job.body_returns
+              WHEN 'jsonb' THEN 'SELECT ' || v_call
+              WHEN 'integer' THEN 'SELECT pg_catalog.jsonb_build_object(''recordsUpdated'', ' || v_call || ')'
+              ELSE 'SELECT ''{}''::jsonb FROM (SELECT ' || v_call || ' OFFSET 0) s'
+            END
        INTO v_results USING p_as_of, p_tenants;
     v_results := coalesce(v_results, '{}'::jsonb);
     IF p_mark_tenants AND p_tenants IS NOT NULL THEN

@@ -17,6 +17,14 @@ END;
 $$;
 REVOKE ALL ON FUNCTION bgjobs.installments_set_tenant() FROM PUBLIC;
 
-CREATE OR REPLACE TRIGGER installments_set_tenant
-  BEFORE INSERT ON public.installments
-  FOR EACH ROW EXECUTE FUNCTION bgjobs.installments_set_tenant();
+-- Only on a table bgjobs created: an application's own installments gets no trigger
+-- (bgjobs install --dry-run says so).
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM bgjobs.app_tables WHERE table_name = 'installments' AND origin = 'created') THEN
+    CREATE OR REPLACE TRIGGER installments_set_tenant
+      BEFORE INSERT ON public.installments
+      FOR EACH ROW EXECUTE FUNCTION bgjobs.installments_set_tenant();
+  END IF;
+END
+$$;

@@ -1,8 +1,11 @@
 -- bgjobs.run_scheduled_job(job, as_of): what pg_cron calls (CALL ...).  A procedure, so
 -- that the 'running' jobs_log row is committed before the body starts: every session sees
 -- the run while it runs, and a run whose backend dies stays visible until it is reaped.
--- A tenant-local job's tick that finds no tenant due is not a run and records nothing; nor
--- is a tick inside a maintenance window of the job (bgjobs.maintenance_until).
+-- A tick that bgjobs.due_work finds nothing to do for (the job is paused; no tenant of a
+-- tenant-local job is due; the latest slot of a zoned job is handled or before its floor)
+-- is not a run and records nothing.  A zoned job runs as of its slot, and the slot is
+-- marked handled (bgjobs.job_slots) with the run's 'running' row: once, even if it fails.
+-- Nor is a tick inside a maintenance window of the job (bgjobs.maintenance_until).
 -- No SET search_path and no SECURITY DEFINER: PostgreSQL forbids COMMIT in a procedure that
 -- has either.  So it pins search_path itself (for its transaction, again after each COMMIT)
 -- before anything else, calls only schema-qualified functions that pin
@@ -16,6 +19,8 @@ DECLARE
   v_run     uuid;
   v_skip    boolean;
   v_resp    jsonb;
+  v_due     boolean;
+  v_slot    timestamptz;
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   v_as_of := coalesce(v_as_of, pg_catalog.now());
@@ -23,14 +28,19 @@ BEGIN
     RETURN;                                         -- inside a maintenance window: no run
   END IF;
   PERFORM bgjobs.reap_stale_runs(true);
-  v_tenants := bgjobs.due_tenants(p_job_name, v_as_of);
-  IF v_tenants IS NOT NULL AND pg_catalog.cardinality(v_tenants) = 0 THEN
+  SELECT d.due, d.tenants, d.slot INTO v_due, v_tenants, v_slot FROM bgjobs.due_work(p_job_name, v_as_of) d;
+  IF NOT v_due THEN
     RETURN;
   END IF;
+  v_as_of := coalesce(v_slot, v_as_of);
   SELECT b.run_id, b.skipped INTO v_run, v_skip FROM bgjobs.begin_run(p_job_name, v_as_of, 'cron', true) b;
   IF v_skip THEN
     COMMIT;
     RETURN;
+  END IF;
+  IF v_slot IS NOT NULL THEN
+    INSERT INTO bgjobs.job_slots (job_name, slot, run_id) VALUES (p_job_name, v_slot, v_run)
+    ON CONFLICT DO NOTHING;
   END IF;
   COMMIT;
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);

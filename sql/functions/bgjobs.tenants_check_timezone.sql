@@ -15,6 +15,14 @@ END;
 $$;
 REVOKE ALL ON FUNCTION bgjobs.tenants_check_timezone() FROM PUBLIC;
 
-CREATE OR REPLACE TRIGGER tenants_check_timezone
-  BEFORE INSERT OR UPDATE OF timezone ON public.tenants
-  FOR EACH ROW EXECUTE FUNCTION bgjobs.tenants_check_timezone();
+-- Only on a table bgjobs created: an application's own tenants gets no trigger
+-- (bgjobs install --dry-run says so).
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM bgjobs.app_tables WHERE table_name = 'tenants' AND origin = 'created') THEN
+    CREATE OR REPLACE TRIGGER tenants_check_timezone
+      BEFORE INSERT OR UPDATE OF timezone ON public.tenants
+      FOR EACH ROW EXECUTE FUNCTION bgjobs.tenants_check_timezone();
+  END IF;
+END
+$$;

@@ -2,16 +2,21 @@
 -- event_keys, data): the automation-rule runner the jobs share.  The arrays are parallel:
 -- event i happened in tenant_ids[i] to (entity_types[i], entity_ids[i]) with data[i].  Every
 -- active rule of that tenant whose trigger_event is the event runs once for it, set-based,
--- and writes one automation_logs row per rule execution (executed_at = as_of).  event_keys[i]
+-- and writes one automation_logs row per rule execution (executed_at = as_of; the seeds'
+-- columns only, so an application's own automation_logs serves as it is) and one
+-- bgjobs.automation_events row with what fired it (entity, data, key).  event_keys[i]
 -- names the occurrence: a rule never runs twice for the same key (a replayed or repeated
 -- run is a no-op), and a NULL key is never deduplicated.
 --
--- A rule's actions (automation_rules.actions, a jsonb array) are executed and recorded in
+-- A rule's actions (automation_rules.actions, a jsonb array; a rules table without that
+-- column has rules without actions) are executed and recorded in
 -- actions_executed, each with its status:
 --   {"type": "notify", "to": "assignee" | "case_owner" | "admins"}
 --        queues an email (template automation_notification) to those users in the outbox;
 --   {"type": "escalate"}
 --        raises a task's priority one step (Low -> Medium -> High -> Critical).
+-- Users are notified when active (users.is_active, when the application has it); 'admins'
+-- are the users with role 'admin' (users.role, when it has it).
 -- Any other type is not executed: the rule's log row is 'failed' with an error naming it.
 -- Returns the number of rule executions logged.
 CREATE OR REPLACE FUNCTION bgjobs.fire_automation_events(
@@ -34,41 +39,57 @@ BEGIN
   END IF;
 
   WITH ev AS (
-    SELECT *
+    -- an event key given twice in one batch is one occurrence
+    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
+           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
       FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
-           AS e(tenant_id, event, entity_type, entity_id, event_key, data)
+           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
+     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
   ),
-  fired AS (
-    SELECT e.*, r.id AS rule_id, r.rule_name, x.executed, x.error
-      FROM ev e
-      JOIN public.automation_rules r
-        ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event AND r.is_active
+  rules AS MATERIALIZED (
+    -- each rule's actions, worked out once per rule rather than once per event
+    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, x.executed, x.error
+      FROM public.automation_rules r
+     -- actions: a column the seeds' rules have and the contract does not require
+     CROSS JOIN LATERAL (SELECT to_jsonb(r) -> 'actions' AS actions) ra
      CROSS JOIN LATERAL (
        SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
                          'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
                          'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
               string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
                 FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
-         FROM jsonb_array_elements(CASE jsonb_typeof(r.actions) WHEN 'array' THEN r.actions ELSE '[]'::jsonb END)
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(ra.actions) = 'array' THEN ra.actions ELSE '[]'::jsonb END)
               WITH ORDINALITY AS a(action, ord)
      ) x
+     WHERE r.is_active
+       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
+  ),
+  fired AS MATERIALIZED (
+    SELECT e.*, r.rule_id, r.rule_name, r.executed, r.error, gen_random_uuid() AS log_id
+      FROM ev e
+      JOIN rules r ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event
+     -- a rule that already ran for this event key is left out (runs of a job never overlap;
+     -- the unique index on the keys is the backstop)
+     WHERE NOT EXISTS (SELECT 1 FROM bgjobs.automation_events ae
+                        WHERE ae.tenant_id = e.tenant_id AND ae.rule_id = r.rule_id AND ae.event_key = e.event_key)
+  ),
+  recorded AS (
+    INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
+      FROM fired f
   ),
   logged AS (
-    INSERT INTO public.automation_logs AS l
-           (tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message,
-            executed_at, entity_type, entity_id, event_data, event_key)
-    SELECT f.tenant_id, f.rule_id, f.rule_name, f.event,
+    INSERT INTO public.automation_logs
+           (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
            CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
-           f.executed, f.error, p_as_of, f.entity_type, f.entity_id, f.data, f.event_key
+           f.executed, f.error, p_as_of
       FROM fired f
-    ON CONFLICT (tenant_id, rule_id, event_key) WHERE event_key IS NOT NULL DO NOTHING
-    RETURNING l.id, l.tenant_id, l.rule_id, l.rule_name, l.trigger_event, l.entity_type, l.entity_id,
-              l.event_data, l.event_key, l.actions_executed
   ),
-  actions AS (
-    SELECT lg.*, a.action
-      FROM logged lg
-     CROSS JOIN LATERAL jsonb_array_elements(lg.actions_executed) AS a(action)
+  actions AS MATERIALIZED (
+    SELECT f.*, a.action
+      FROM fired f
+     CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
   ),
   targets AS (
@@ -82,38 +103,48 @@ BEGIN
       LEFT JOIN public.cases cs
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
-  notified AS (
-    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT tg.tenant_id, 'email', u.email, 'automation_notification',
-           jsonb_build_object('rule_name', tg.rule_name, 'event', tg.trigger_event,
-                              'entity_type', tg.entity_type, 'entity_id', tg.entity_id,
-                              'title', tg.entity_title, 'details', tg.event_data,
-                              'recipient_name', u.full_name, 'automation_log_id', tg.id),
-           format('automation:%s:%s:%s', tg.rule_id,
-                  coalesce(tg.event_key, tg.id::text), u.id),
-           'business'
+  recipients AS MATERIALIZED (
+    -- each notify action's users, each found by its key
+    SELECT tg.*, r.user_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-      JOIN public.users u
-        ON u.tenant_id = tg.tenant_id AND u.is_active
-       AND ((tg.action ->> 'to' = 'assignee' AND u.id = coalesce(tg.task_assignee, c.assigned_to))
-         OR (tg.action ->> 'to' = 'case_owner' AND u.id = c.owner_id)
-         OR (tg.action ->> 'to' = 'admins' AND u.role = 'admin'))
+     CROSS JOIN LATERAL (
+       SELECT coalesce(tg.task_assignee, c.assigned_to) WHERE tg.action ->> 'to' = 'assignee'
+       UNION ALL
+       SELECT c.owner_id WHERE tg.action ->> 'to' = 'case_owner'
+       UNION ALL
+       -- role: a column the seeds' users have and the contract does not require
+       SELECT a.id FROM public.users a
+        WHERE tg.action ->> 'to' = 'admins' AND a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
+     ) r(user_id)
      WHERE tg.action ->> 'type' = 'notify'
+  ),
+  notified AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT rc.tenant_id, 'email', u.email, 'automation_notification',
+           jsonb_build_object('rule_name', rc.rule_name, 'event', rc.event,
+                              'entity_type', rc.entity_type, 'entity_id', rc.entity_id,
+                              'title', rc.entity_title, 'details', rc.data,
+                              'recipient_name', u.full_name, 'automation_log_id', rc.log_id),
+           format('automation:%s:%s:%s', rc.rule_id, coalesce(rc.event_key, rc.log_id::text), u.id),
+           'business'
+      FROM recipients rc
+      JOIN public.users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
+     -- is_active: a column the seeds' users have and the contract does not require
+     WHERE coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   ),
   escalated AS (
     UPDATE public.tasks t
-       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END,
-           updated_at = now()
+       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END
       FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
               FROM targets tg
              WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
      WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
     RETURNING 1
   )
-  SELECT count(*) INTO v_logged FROM logged;
+  SELECT count(*) INTO v_logged FROM fired;
 
   RETURN v_logged;
 END;

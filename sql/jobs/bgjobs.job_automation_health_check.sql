@@ -45,7 +45,9 @@ BEGIN
            coalesce(g.n, 0) AS n, coalesce(g.ok, 0) AS ok, coalesce(g.failed, 0) AS failed,
            CASE WHEN g.n > 0 THEN round(100.0 * g.ok / g.n, 2) END AS success_rate,
            CASE WHEN g.n > 0 THEN round(100.0 * g.failed / g.n, 2) END AS failure_rate,
-           r.is_active AND r.created_at <= p_as_of - v_inactive
+           -- created_at: a column the seeds' rules have and the contract does not require
+           -- (a rule without it is judged)
+           r.is_active AND coalesce((to_jsonb(r) ->> 'created_at')::timestamptz, '-infinity') <= p_as_of - v_inactive
              AND NOT EXISTS (SELECT 1 FROM public.automation_logs l
                               WHERE l.tenant_id = r.tenant_id AND l.rule_id = r.id
                                 AND l.executed_at > p_as_of - v_inactive AND l.executed_at <= p_as_of) AS inactive
@@ -112,8 +114,10 @@ BEGIN
            'business'
       FROM reports rp
       JOIN public.users u
-        ON u.tenant_id = rp.tenant_id AND u.role = 'admin' AND u.is_active
-       AND nullif(btrim(u.email), '') IS NOT NULL
+        ON u.tenant_id = rp.tenant_id AND nullif(btrim(u.email), '') IS NOT NULL
+      -- role and is_active: columns the seeds' users have and the contract does not require
+     CROSS JOIN LATERAL (SELECT to_jsonb(u) AS u) j
+     WHERE j.u ->> 'role' = 'admin' AND coalesce((j.u ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   )

@@ -2,16 +2,19 @@
 -- minutes).  Among the open tasks ('Open', 'In Progress') of the tenants (NULL: all):
 --   overdue        due_date < as_of (a task due exactly at as_of is not yet overdue);
 --   SLA violation  due_date + sla_hours_<priority> (app_settings) < as_of.
--- Each is detected once per overdue episode: the task is flagged (is_overdue/overdue_since,
--- sla_violated/sla_violated_at) and only unflagged tasks are candidates, so a later tick
--- does not repeat it; the flags are cleared (bgjobs.tasks_reset_overdue) when the task is
--- completed, cancelled or reopened or its due date moves into the future, which starts a
--- new episode.  For each detection the tenant's active rules for task_overdue /
--- sla_violation run (bgjobs.fire_automation_events: one automation_logs row per rule
--- execution) and each SLA violation is logged to audit_log (action_type 'sla_violation').
--- Set-based: the candidates are range scans of expression indexes whose key is NULL once a
--- task is flagged, so the cost of a tick follows what is new, not the size of the table;
--- the flagging UPDATE then visits exactly those rows by ctid.
+-- Each is detected once per overdue episode: bgjobs.task_flags holds the tasks in an episode
+-- (overdue_since, sla_violated_at: the as_of of the tick that found each), so a later tick
+-- does not repeat it, and the application's task rows are never written.  An episode ends
+-- when a tick finds its task closed ('Completed', 'Cancelled'), deleted, or no longer due
+-- before the moment the episode began (its due date moved, or removed); if the task is past
+-- due again at that tick, a new episode begins at once.  (A task closed and reopened between
+-- two ticks stays in its episode.)  For each detection the tenant's active rules for
+-- task_overdue / sla_violation run (bgjobs.fire_automation_events: one automation_logs row
+-- per rule execution) and each SLA violation is logged to audit_log (action_type
+-- 'sla_violation').
+-- Set-based: one pass joins the open past-due tasks with the flags (a full join: tasks
+-- without a flag are new, flags without such a task end), then one insert, one update and
+-- one delete.
 -- Results: overdueTasks (newly overdue), slaViolations (newly violating), rulesTriggered,
 -- recordsUpdated (tasks flagged).
 CREATE OR REPLACE FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamptz, p_tenants uuid[])
@@ -19,7 +22,7 @@ RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
 SET plan_cache_mode TO force_custom_plan      -- plan with the actual as_of and SLA cut-offs
-SET jit TO off                                -- compiling costs more than these index scans
+SET jit TO off                                -- compiling costs more than these scans save
 AS $$
 DECLARE
   v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical')::numeric;
@@ -40,46 +43,72 @@ DECLARE
   v_key      text[];
   v_data     jsonb[];
 BEGIN
-  WITH candidates AS (
-    -- each branch is a range scan of tasks_overdue_pending_idx / tasks_sla_pending_idx
-    SELECT t.ctid AS tid, true AS new_overdue, false AS new_sla, NULL::numeric AS sla_hours
+  WITH open_due AS (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
       FROM public.tasks t
-     WHERE (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.is_overdue THEN t.due_date END) < p_as_of
+     WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
        AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
-    UNION ALL
-    SELECT t.ctid, false, true,
-           CASE t.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
-                           WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END
-      FROM public.tasks t
-     WHERE ((t.priority = 'Critical'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_critical)
-         OR (t.priority = 'High'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_high)
-         OR (t.priority = 'Medium'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_medium)
-         OR (t.priority = 'Low'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_low))
-       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
+  ),
+  flags AS (
+    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+      FROM bgjobs.task_flags f
+     WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
+  ),
+  joined AS (
+    SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
+           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
+           -- the flag's episode goes on only while the task is still due before it began
+           CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
+           CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
+           -- a replay as of an earlier moment ends no episode that began after it
+           f.task_id IS NOT NULL AS had_flag,
+           f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
+           CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
+                           WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
+      FROM open_due o
+      FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+     -- only what this tick changes: a flag without its open past-due task, a task without a
+     -- flag or due since its episode began, a flagged task now past its SLA
+     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
+        OR (f.sla_violated_at IS NULL
+            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                             WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
-    SELECT c.tid, bool_or(c.new_overdue) AS new_overdue, bool_or(c.new_sla) AS new_sla,
-           max(c.sla_hours) AS sla_hours
-      FROM candidates c
-     GROUP BY c.tid
-     ORDER BY c.tid                                    -- visit the heap in physical order
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
+           j.overdue_since IS NULL AS new_overdue,
+           j.sla_violated_at IS NULL
+             AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END AS new_sla,
+           coalesce(j.overdue_since, p_as_of) AS overdue_since,
+           j.sla_violated_at
+      FROM joined j
+     WHERE j.past_due AND (j.overdue_since IS NULL OR j.sla_violated_at IS NULL)
+  ),
+  -- plain INSERT and UPDATE rather than ON CONFLICT: which flags exist is known from the join
+  inserted AS (
+    INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+    SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of END
+      FROM found f
+     WHERE NOT f.had_flag
+    RETURNING 1
+  ),
+  updated AS (
+    UPDATE bgjobs.task_flags tf
+       SET overdue_since = f.overdue_since,
+           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
+      FROM found f
+     WHERE f.had_flag AND (f.new_overdue OR f.new_sla) AND tf.tenant_id = f.tenant_id AND tf.task_id = f.id
+    RETURNING 1
+  ),
+  ended AS (
+    DELETE FROM bgjobs.task_flags tf
+     USING joined j
+     WHERE j.may_end AND NOT j.past_due AND tf.tenant_id = j.tenant_id AND tf.task_id = j.task_id
+    RETURNING 1
   ),
   flagged AS (
-    UPDATE public.tasks t
-       SET is_overdue      = true,
-           overdue_since   = CASE WHEN f.new_overdue THEN p_as_of ELSE t.overdue_since END,
-           sla_violated    = t.sla_violated OR f.new_sla,
-           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE t.sla_violated_at END
-      FROM found f
-     WHERE t.ctid = f.tid
-       AND t.status IN ('Open', 'In Progress')       -- rechecked if a concurrent change moved the row
-       AND (NOT t.is_overdue OR NOT t.sla_violated)
-    RETURNING t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.overdue_since, t.assigned_to,
-              f.new_overdue, f.new_sla, f.sla_hours
+    SELECT f.* FROM found f WHERE f.new_overdue OR f.new_sla
   ),
   audited AS (
     INSERT INTO public.audit_log (tenant_id, action_type, entity_type, entity_id, details, "timestamp")
@@ -114,7 +143,7 @@ BEGIN
   )
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
-         (SELECT count(*) FROM flagged),
+         (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
          array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id), array_agg(ev.event_key), array_agg(ev.data)
     INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
     FROM events ev;

@@ -21,7 +21,9 @@ DECLARE
   v_whatsapp integer;
 BEGIN
   WITH scope AS (
-    SELECT t.id AS tenant_id, t.timezone, t.whatsapp_enabled,
+    -- whatsapp_enabled (tenants) and is_active, phone (users): columns the seeds have and
+    -- the contract does not require (without them: no WhatsApp, every user active)
+    SELECT t.id AS tenant_id, t.timezone, coalesce((to_jsonb(t) ->> 'whatsapp_enabled')::boolean, false) AS whatsapp_enabled,
            (p_as_of AT TIME ZONE t.timezone)::date AS local_date
       FROM public.tenants t
      WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
@@ -41,10 +43,11 @@ BEGIN
   ),
   recipients AS (
     SELECT DISTINCT ON (d.hearing_id, u.id)
-           d.*, r.role, u.id AS user_id, u.email, u.phone, u.full_name
+           d.*, r.role, u.id AS user_id, u.email, to_jsonb(u) ->> 'phone' AS phone, u.full_name
       FROM due d
      CROSS JOIN LATERAL (VALUES ('owner', d.owner_id), ('advocate', d.assigned_to)) AS r(role, user_id)
-      JOIN public.users u ON u.tenant_id = d.tenant_id AND u.id = r.user_id AND u.is_active
+      JOIN public.users u ON u.tenant_id = d.tenant_id AND u.id = r.user_id
+                         AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
      ORDER BY d.hearing_id, u.id, r.role DESC
   ),
   messages AS (

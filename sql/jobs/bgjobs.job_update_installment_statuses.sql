@@ -18,14 +18,20 @@ BEGIN
     FROM public.tenants t
    WHERE p_tenants IS NULL OR t.id = ANY (p_tenants);
 
-  UPDATE public.installments i
-     SET status = 'overdue',
-         updated_at = now()
-    FROM public.tenants t
-   WHERE i.tenant_id = t.id
-     AND (p_tenants IS NULL OR t.id = ANY (p_tenants))
-     AND i.status = 'pending'
-     AND i.student_due_date < (p_as_of AT TIME ZONE t.timezone)::date;
+  -- An application's own installments may lack tenant_id (the contract's minimum is the
+  -- payment plan) and updated_at: the statement follows the columns the table has.
+  EXECUTE format(
+    'UPDATE public.installments i SET status = %L%s FROM %s '
+    'WHERE %s AND ($1 IS NULL OR t.id = ANY ($1)) AND i.status = %L '
+    'AND i.student_due_date < ($2 AT TIME ZONE t.timezone)::date',
+    'overdue',
+    CASE WHEN bgjobs.app_has_column('installments', 'updated_at') THEN ', updated_at = pg_catalog.now()' ELSE '' END,
+    CASE WHEN bgjobs.app_has_column('installments', 'tenant_id') THEN 'public.tenants t'
+         ELSE 'public.payment_plans p JOIN public.tenants t ON t.id = p.tenant_id' END,
+    CASE WHEN bgjobs.app_has_column('installments', 'tenant_id') THEN 'i.tenant_id = t.id'
+         ELSE 'p.id = i.payment_plan_id' END,
+    'pending')
+    USING p_tenants, p_as_of;
   GET DIAGNOSTICS v_updated = ROW_COUNT;
 
   RETURN jsonb_build_object(

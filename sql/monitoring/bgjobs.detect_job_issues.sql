@@ -7,6 +7,8 @@
 --    registration.  Tenant-local jobs (and servers without plpython3u, where the cron math
 --    is unavailable): no run for more than expected_interval + grace (daily: > 25 hours).
 --    This also catches runs pg_cron dropped while the server was down (it never logs them).
+--    A paused job is not judged; slots before its floor (bgjobs.slots_floor: registration,
+--    schedule change, end of a pause) are not expected.
 --  * consecutive_failures: the last completed run failed -> WARNING; the last
 --    consecutive_failures_critical (3) failed -> CRITICAL.
 --  * slow_run: the last successful run took > slow_run_warning_factor (1.5) x expected ->
@@ -29,7 +31,10 @@ WITH cfg AS (
          bgjobs.get_setting('slow_run_critical_factor')::numeric AS slow_crit
 ),
 r AS (
-  SELECT * FROM bgjobs.job_registry WHERE enabled
+  -- a paused job raises nothing; after a pause its slots count from the pause's end
+  SELECT *, bgjobs.slots_floor(slots_from, paused_from, paused_until, p_as_of) AS floor
+    FROM bgjobs.job_registry
+   WHERE enabled AND NOT bgjobs.job_paused(paused_from, paused_until, p_as_of)
 ),
 sched AS (
   -- the latest fire strictly more than grace before as_of
@@ -41,7 +46,7 @@ h AS (
   -- the last runs of each job, newest first: enough for the failure streak and the last 3
   -- successful durations; 13 when the expected duration is the job's own p95 (runs 4..13).
   -- The subquery's order feeds the aggregates (no per-aggregate sort).
-  SELECT r.job_name, r.registered_at, r.tenant_local, r.schedule, r.timezone, r.grace, r.expected_interval,
+  SELECT r.job_name, r.registered_at, r.floor, r.tenant_local, r.schedule, r.timezone, r.grace, r.expected_interval,
          extract(epoch FROM r.expected_duration)::numeric AS expected_s,
          x.last_eff, x.completed, x.sdurs
     FROM r
@@ -66,8 +71,8 @@ missed AS (
          coalesce(h.last_eff, h.registered_at) AS ref,
          s.expected_at,
          CASE WHEN s.expected_at IS NOT NULL
-              THEN coalesce(h.last_eff, h.registered_at) < s.expected_at - interval '30 seconds'
-              ELSE p_as_of - coalesce(h.last_eff, h.registered_at) > h.expected_interval + h.grace
+              THEN greatest(coalesce(h.last_eff, h.registered_at), h.floor) < s.expected_at - interval '30 seconds'
+              ELSE p_as_of - greatest(coalesce(h.last_eff, h.registered_at), h.floor) > h.expected_interval + h.grace
          END AS is_missed,
          h.last_eff, h.schedule, h.grace, h.expected_interval, h.tenant_local
     FROM h

@@ -13,6 +13,8 @@
 -- silenced_until (an active silence of the job or of everything).  The per-job figures
 -- come from bgjobs.job_stats(), a definer function, so that bgjobs_viewer can read this
 -- view without rights on the bgjobs schema.
+-- Appended by the job API: timezone (the zone the schedule is read in, or tenant), paused,
+-- and the pause's end (NULL: until resumed) and reason; state is 'Paused' meanwhile.
 CREATE OR REPLACE VIEW public.job_status AS
 SELECT
   r.job_name,
@@ -26,6 +28,8 @@ SELECT
   CASE
     WHEN h.pid IS NOT NULL THEN 'Running'
     WHEN sch.state = 'down' AND r.enabled THEN 'Scheduler down'
+    WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN 'Paused'
+    WHEN bgjobs.maintenance_until(r.job_name, now()) IS NOT NULL THEN 'Maintenance'
     WHEN last.status IS NULL THEN 'Pending'
     WHEN last.status = 'running' THEN 'Abandoned'              -- its backend died; reaped on the next run
     ELSE initcap(last.status)
@@ -46,7 +50,11 @@ SELECT
   al.alert_severity,
   coalesce(al.alerts, '{}')                                    AS alerts,
   sil.until                                                    AS silenced_until,
-  CASE WHEN sch.state <> 'ok' THEN sch.detail END              AS scheduler_problem
+  CASE WHEN sch.state <> 'ok' THEN sch.detail END              AS scheduler_problem,
+  r.timezone,
+  bgjobs.job_paused(r.paused_from, r.paused_until, now())      AS paused,
+  CASE WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.paused_until END AS paused_until,
+  CASE WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.pause_reason END AS pause_reason
 FROM bgjobs.job_registry r
 CROSS JOIN bgjobs.scheduler_state() sch
 LEFT JOIN bgjobs.cron_jobs() c ON c.jobname = coalesce(r.cron_jobname, r.job_name)
@@ -83,7 +91,8 @@ SELECT
   w.runs_7d, w.successes_7d, w.health_score, w.health_label,
   CASE WHEN w.kind = 'pg_cron' AND wsch.state = 'down' THEN NULL ELSE w.next_expected_run END,
   w.success_rate_24h, w.p95_duration_seconds, wal.alert_severity, coalesce(wal.alerts, '{}'), wsil.until,
-  CASE WHEN w.kind = 'pg_cron' AND wsch.state <> 'ok' THEN wsch.detail END
+  CASE WHEN w.kind = 'pg_cron' AND wsch.state <> 'ok' THEN wsch.detail END,
+  w.timezone, false, NULL::timestamptz, NULL::text                -- a watched job is never paused by bgjobs
 FROM bgjobs.watch_stats(now()) w
 CROSS JOIN bgjobs.scheduler_state() wsch
 LEFT JOIN LATERAL (

@@ -12,9 +12,16 @@ import sys
 import time
 
 import psycopg
+import pytest
 from cli_helpers import one_line_error, run_cli
 
 TENANT = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture(autouse=True)
+def empty_audit_trail(sql):
+    """Start from an empty audit trail: install itself audits the jobs it registers."""
+    sql("DELETE FROM audit_log")
 
 
 def add_audit(sql, n: int, days_ago: float, action: str = "background_job_execution") -> None:

@@ -9,7 +9,11 @@ H = timedelta(hours=1)
 
 
 def flags(sql, task):
-    return sql("SELECT is_overdue, sla_violated FROM tasks WHERE id = %s", task)[0]
+    """(overdue, SLA violated) as the job flagged them in bgjobs.task_flags (the task row
+    itself is never written)."""
+    return sql("SELECT f.overdue_since IS NOT NULL, f.sla_violated_at IS NOT NULL FROM tasks t "
+               "LEFT JOIN bgjobs.task_flags f ON f.tenant_id = t.tenant_id AND f.task_id = t.id "
+               "WHERE t.id = %s", task)[0]
 
 
 def test_overdue_and_sla_rules_and_edges(sql, mk, run):
@@ -36,7 +40,7 @@ def test_overdue_and_sla_rules_and_edges(sql, mk, run):
     assert flags(sql, low) == (True, False)
     for task in (completed, cancelled, no_due, future):
         assert flags(sql, task) == (False, False)
-    assert sql("SELECT overdue_since, sla_violated_at FROM tasks WHERE id = %s", crit_past) == [(T, T)]
+    assert sql("SELECT overdue_since, sla_violated_at FROM bgjobs.task_flags WHERE task_id = %s", crit_past) == [(T, T)]
     # violations are audited, one row per task
     audited = sql("SELECT entity_id, details->>'priority', (details->>'sla_hours')::numeric FROM audit_log "
                   "WHERE action_type = 'sla_violation' ORDER BY 2")
@@ -58,18 +62,23 @@ def test_once_per_episode_and_again_after_reopening(sql, mk, run):
     sql("UPDATE tasks SET due_date = due_date - interval '1 day' WHERE id = %s", task)
     assert flags(sql, task) == (True, False)
     assert run(JOB, T + 2 * H)["results"]["overdueTasks"] == 0
-    # completed: the episode ends; reopened while still past due: a new episode
+    # completed: the episode ends at the next tick; reopened while still past due: a new episode
     sql("UPDATE tasks SET status = 'Completed' WHERE id = %s", task)
-    assert flags(sql, task) == (False, False)
     assert run(JOB, T + 3 * H)["results"]["overdueTasks"] == 0
+    assert flags(sql, task) == (False, False)
     sql("UPDATE tasks SET status = 'Open' WHERE id = %s", task)
     assert run(JOB, T + 4 * H)["results"]["overdueTasks"] == 1
     assert sql("SELECT count(*) FROM automation_logs WHERE rule_id = %s", rule) == [(2,)]
     assert sql("SELECT count(*) FROM notifications WHERE template = 'automation_notification'") == [(2,)]
-    # due date moved into the future: flags cleared; overdue again once it passes
+    # due date moved into the future: the episode ends; overdue again once it passes (a
+    # tick in between or not: the due date is now after the moment the episode began)
     sql("UPDATE tasks SET due_date = now() + interval '1 hour' WHERE id = %s", task)
+    assert run(JOB, datetime.now(timezone.utc))["results"]["overdueTasks"] == 0
     assert flags(sql, task) == (False, False)
     assert run(JOB, datetime.now(timezone.utc) + 2 * H)["results"]["overdueTasks"] == 1
+    sql("UPDATE tasks SET due_date = now() + interval '3 hour' WHERE id = %s", task)
+    assert run(JOB, datetime.now(timezone.utc) + 4 * H)["results"]["overdueTasks"] == 1
+    assert sql("SELECT count(*) FROM automation_logs WHERE rule_id = %s", rule) == [(4,)]
 
 
 def test_automation_rules_run_once_per_rule_and_event(sql, mk, run):
@@ -89,14 +98,15 @@ def test_automation_rules_run_once_per_rule_and_event(sql, mk, run):
     resp = run(JOB, T)["results"]
     # a: 2 rules; b: 2 rules for task_overdue + 1 for sla_violation
     assert resp == {"overdueTasks": 2, "slaViolations": 1, "rulesTriggered": 5, "recordsUpdated": 2}
-    logs = sql("SELECT rule_id, entity_id, trigger_event, status, error_message, executed_at FROM automation_logs "
-               "ORDER BY rule_name, entity_id")
+    logs = sql("SELECT l.rule_id, e.entity_id, l.trigger_event, l.status, l.error_message, l.executed_at "
+               "FROM automation_logs l JOIN bgjobs.automation_events e ON e.log_id = l.id ORDER BY 1, 2")
     assert sorted((r, e, s) for r, e, _, s, _, _ in logs) == sorted([
         (r_notify, a, "success"), (r_notify, b, "success"), (r_escalate, a, "success"),
         (r_escalate, b, "success"), (r_bad, b, "failed")])
     bad = [row for row in logs if row[0] == r_bad][0]
     assert bad[4] == 'unsupported action type "phone_call"' and bad[5] == T
-    data = sql("SELECT event_data FROM automation_logs WHERE rule_id = %s AND entity_id = %s", r_notify, a)[0][0]
+    data = sql("SELECT event_data FROM bgjobs.automation_events WHERE rule_id = %s AND entity_id = %s",
+               r_notify, a)[0][0]
     assert data == {"task_id": str(a), "case_id": str(case), "priority": "Low", "days_overdue": 0}
     # escalate raised each task one step
     assert sql("SELECT priority FROM tasks WHERE id = %s", a) == [("Medium",)]
@@ -153,8 +163,8 @@ def test_tenant_filter_and_replay(sql, mk):
 def test_failure_rolls_back_the_tick(sql, mk, run):
     t = mk.tenant()
     task = mk.task(t, T - H)
-    sql("REVOKE UPDATE ON tasks FROM bgjobs_runner")       # the tick fails part-way
+    sql("REVOKE INSERT ON bgjobs.task_flags FROM bgjobs_runner")       # the tick fails part-way
     resp = run(JOB, T, ok=False)
-    assert not resp["success"] and "permission denied for table tasks" in resp["error"]
+    assert not resp["success"] and "permission denied for table task_flags" in resp["error"]
     assert flags(sql, task) == (False, False)
     assert sql("SELECT status FROM jobs_log WHERE job_name = %s", JOB) == [("failed",)]

@@ -1,4 +1,4 @@
--- Rollback of 0009.watch.
+-- Rollback of 0011.watch.
 DROP INDEX IF EXISTS cron.bgjobs_job_run_details_jobid_idx;
 DELETE FROM bgjobs.alert_state WHERE rule IN ('stuck_run', 'short_run');
 ALTER TABLE bgjobs.alert_state DROP CONSTRAINT alert_state_rule_check;

@@ -13,7 +13,7 @@
 --    and the installer may create it: pg_cron's table has only its primary key, and the
 --    rules read each job's latest runs.  A change to another extension's table: the README
 --    says so; the rollback drops it.
--- depends: 0008.reliability
+-- depends: 0010.app_tables
 
 CREATE TABLE bgjobs.watched_jobs (
     job_name      text PRIMARY KEY,
