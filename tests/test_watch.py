@@ -509,3 +509,15 @@ def test_doctor_and_status_show_the_watched_jobs(cw, cron_install):
                          capture_output=True, text=True).stdout
     [line] = [x for x in out.splitlines() if "watching" in x]
     assert "0 monitor-only jobs, 1 pg_cron jobs (every user's)" in line and "no index" not in line, line
+
+
+def test_retention_keeps_a_quiet_monitor_only_jobs_heartbeat(w):
+    """purge-old-logs drops the heartbeats of jobs it knows nothing of after 30 quiet days,
+    never those of a monitor-only job (its check-ins are what is watched)."""
+    w("SELECT bgjobs.watch_job('quarterly-etl', '0 2 1 */3 *', 'UTC', '1 day')")
+    for job in ("quarterly-etl", "forgotten-script"):
+        w("INSERT INTO job_heartbeats (job_name, last_run_at, created_at) "
+          "VALUES (%s, now() - interval '40 days', now() - interval '100 days')", job)
+    _run(w, "purge-old-logs")
+    assert w("SELECT job_name FROM job_heartbeats WHERE job_name IN ('quarterly-etl', 'forgotten-script')") == [
+        ("quarterly-etl",)]

@@ -69,7 +69,8 @@ BEGIN
   DELETE FROM public.job_heartbeats h
    WHERE h.created_at < p_as_of - interval '90 days'
      AND h.last_run_at < p_as_of - interval '30 days'
-     AND NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = h.job_name);
+     AND NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = h.job_name)
+     AND NOT EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = h.job_name);  -- monitor-only jobs keep theirs
   GET DIAGNOSTICS v_n = ROW_COUNT;
   v_other := v_other + v_n;
 
