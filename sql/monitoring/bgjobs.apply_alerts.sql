@@ -68,7 +68,8 @@ BEGIN
            (EXISTS (SELECT 1 FROM bgjobs.silences s
                      WHERE (s.job_name IS NULL OR s.job_name = f.subject)
                        AND s.starts_at <= p_as_of AND s.until > p_as_of)
-            OR bgjobs.maintenance_until(f.subject, p_as_of) IS NOT NULL) AS is_silenced   -- held in a window
+            OR ((SELECT EXISTS (SELECT 1 FROM bgjobs.maintenance_windows))   -- once, not per row
+                AND bgjobs.maintenance_until(f.subject, p_as_of) IS NOT NULL)) AS is_silenced   -- held in a window
       FROM f
       LEFT JOIN bgjobs.alert_state a ON a.subject = f.subject AND a.rule = f.rule
       LEFT JOIN public.job_heartbeats hb ON f.rule = 'stale_heartbeat' AND hb.job_name = f.subject

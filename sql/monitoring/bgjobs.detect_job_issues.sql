@@ -122,8 +122,10 @@ SELECT m.job_name, 'missed_run', 'CRITICAL', m.job_name,
   FROM missed m
  WHERE m.is_missed
    -- no missed run inside a maintenance window, nor for a slot that fell in one
-   AND bgjobs.maintenance_until(m.job_name, p_as_of) IS NULL
-   AND (m.expected_at IS NULL OR bgjobs.maintenance_until(m.job_name, m.expected_at) IS NULL)
+   -- (the uncorrelated EXISTS is evaluated once: no window at all costs nothing per job)
+   AND (NOT (SELECT EXISTS (SELECT 1 FROM bgjobs.maintenance_windows))
+        OR (bgjobs.maintenance_until(m.job_name, p_as_of) IS NULL
+            AND (m.expected_at IS NULL OR bgjobs.maintenance_until(m.job_name, m.expected_at) IS NULL)))
 UNION ALL
 SELECT f.job_name, 'consecutive_failures',
        CASE WHEN f.n >= c.fail_crit THEN 'CRITICAL' ELSE 'WARNING' END,

@@ -29,7 +29,8 @@ SELECT
     WHEN h.pid IS NOT NULL THEN 'Running'
     WHEN sch.state = 'down' AND r.enabled THEN 'Scheduler down'
     WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN 'Paused'
-    WHEN bgjobs.maintenance_until(r.job_name, now()) IS NOT NULL THEN 'Maintenance'
+    WHEN (SELECT EXISTS (SELECT 1 FROM bgjobs.maintenance_windows))
+         AND bgjobs.maintenance_until(r.job_name, now()) IS NOT NULL THEN 'Maintenance'
     WHEN last.status IS NULL THEN 'Pending'
     WHEN last.status = 'running' THEN 'Abandoned'              -- its backend died; reaped on the next run
     ELSE initcap(last.status)
