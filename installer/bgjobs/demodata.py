@@ -7,8 +7,8 @@
 Everything is generated inside PostgreSQL with set-based ``INSERT ... SELECT
 generate_series`` (the demo's few hundred rows in a fraction of a second; 1,000 tenants x
 1,000 tasks, 200,000 hearings and 1,000,000 installments in about two minutes on 2 cores,
-most of it index maintenance), deterministically for a given seed (``setseed``; tenant, user, case and
-plan ids are derived from the seed).  Loading is idempotent: if the seed's first tenant
+most of it index maintenance), deterministically for a given seed (``setseed``; every id but the automation
+logs' is derived from the seed).  Loading is idempotent: if the seed's first tenant
 exists nothing is loaded again.
 
 Per tenant (zones rotate through ZONES, so any few tenants span Asia/Kolkata,
@@ -102,6 +102,10 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
 
     counts: dict = _Counts(on_step)
     with conn.transaction():
+        if conn.execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'").fetchone():
+            # on Citus the transaction writes courts (a reference table) and the tenant
+            # tables that point at it: Citus then needs one connection per node
+            conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
         conn.execute("SELECT setseed(%s)", ((seed % 1000) / 1000.0,))
         ex("CREATE TEMP TABLE pg_temp.demo_t (tn int PRIMARY KEY, id uuid, tz text) ON COMMIT DROP")
         ex(f"""INSERT INTO pg_temp.demo_t
@@ -150,13 +154,13 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
         # tasks: every status and priority; due dates from 20 days ago to 20 days ahead, plus
         # the benchmark's share due in the 15 minutes before as_of
         counts["tasks"] = ex(f"""
-            INSERT INTO public.tasks (tenant_id, case_id, title, due_date, status, priority, assigned_to,
+            INSERT INTO public.tasks (tenant_id, id, case_id, title, due_date, status, priority, assigned_to,
                                       created_at, completed_at)
-            SELECT x.tenant_id, x.case_id, x.title, x.due, x.status, x.priority, x.assignee,
+            SELECT x.tenant_id, x.id, x.case_id, x.title, x.due, x.status, x.priority, x.assignee,
                    x.due - interval '30 days',
                    CASE WHEN x.status = 'Completed' THEN x.due + (x.r3 * 6 - 4) * interval '1 day' END
               FROM (
-                SELECT t.id AS tenant_id,
+                SELECT t.id AS tenant_id, {_uuid(seed, 'task').format('t.tn, t.k')} AS id,
                        {_uuid(seed, 'case').format('t.tn, 1 + (t.k %% %(nc)s)')} AS case_id,
                        (%(tasks)s::text[])[1 + (t.k - 1) %% 10] || ' #' || t.k AS title,
                        CASE WHEN t.r1 < %(recent)s THEN %(as_of)s::timestamptz - t.r2 * interval '15 minutes'
@@ -188,14 +192,14 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
         # hearings: spread over 30 days either side, plus one today 23:00 and one tomorrow
         # 10:30 in the tenant's zone
         counts["hearings"] = ex(f"""
-            INSERT INTO public.hearings (tenant_id, case_id, court_id, hearing_date, status)
-            SELECT x.tenant_id, x.case_id, x.court_id, x.at,
+            INSERT INTO public.hearings (tenant_id, id, case_id, court_id, hearing_date, status)
+            SELECT x.tenant_id, x.id, x.case_id, x.court_id, x.at,
                    CASE WHEN x.k <= 2 THEN 'Scheduled'
                         WHEN x.at >= %(as_of)s::timestamptz THEN CASE WHEN x.r < 0.9 THEN 'Scheduled' ELSE 'Cancelled' END
                         WHEN x.r < 0.70 THEN 'Attended' WHEN x.r < 0.90 THEN 'Adjourned'
                         WHEN x.r < 0.95 THEN 'Cancelled' ELSE 'Scheduled' END
               FROM (
-                SELECT t.id AS tenant_id, t.k,
+                SELECT t.id AS tenant_id, t.k, {_uuid(seed, 'hearing').format('t.tn, t.k')} AS id,
                        {_uuid(seed, 'case').format('t.tn, 1 + (t.k %% %(nc)s)')} AS case_id,
                        c.id AS court_id,
                        CASE t.k
@@ -209,8 +213,8 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
                   JOIN pg_temp.demo_courts c ON c.k = 1 + t.k %% 8
               ) x""")
         counts["documents"] = ex(f"""
-            INSERT INTO public.documents (tenant_id, case_id, title, created_at)
-            SELECT t.id, {_uuid(seed, 'case').format('t.tn, 1 + (k %% %(nc)s)')}, 'Document ' || k,
+            INSERT INTO public.documents (tenant_id, id, case_id, title, created_at)
+            SELECT t.id, {_uuid(seed, 'document').format('t.tn, k')}, {_uuid(seed, 'case').format('t.tn, 1 + (k %% %(nc)s)')}, 'Document ' || k,
                    %(as_of)s::timestamptz - random() * interval '60 days'
               FROM pg_temp.demo_t t, generate_series(1, %(nd)s) k""")
         if rules:
@@ -249,8 +253,8 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
         # installments: due from 60 days before to 60 days after the tenant's local date;
         # most of the past ones paid
         counts["installments"] = ex(f"""
-            INSERT INTO public.installments (tenant_id, payment_plan_id, amount, student_due_date, status)
-            SELECT t.id, {_uuid(seed, 'plan').format('t.tn, 1 + (t.k %% %(np)s)')},
+            INSERT INTO public.installments (tenant_id, id, payment_plan_id, amount, student_due_date, status)
+            SELECT t.id, {_uuid(seed, 'installment').format('t.tn, t.k')}, {_uuid(seed, 'plan').format('t.tn, 1 + (t.k %% %(np)s)')},
                    round((100 + t.r2 * 4900)::numeric, 2), t.due,
                    CASE WHEN t.r < 0.05 THEN 'cancelled'
                         WHEN t.due < (%(as_of)s::timestamptz AT TIME ZONE t.tz)::date AND t.r < 0.60 THEN 'paid'

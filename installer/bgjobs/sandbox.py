@@ -236,11 +236,12 @@ CRON_MODES = ("libpq", "bgworker")
 
 
 def start(d: Path | None = None, port: int | None = None, preload_cron: bool = True,
-          cron_mode: str = "libpq") -> Sandbox:
+          cron_mode: str = "libpq", extra_conf: str = "") -> Sandbox:
     """Create (first time) and start the sandbox cluster; return it. Idempotent.
     preload_cron=False makes a cluster without pg_cron (for testing preflight);
     cron_mode 'bgworker' (pg_cron's background workers, which serialise jobs on 1.4.2)
-    exists for the scheduler benchmark and doctor's tests: the default is 'libpq'."""
+    exists for the scheduler benchmark and doctor's tests: the default is 'libpq';
+    extra_conf: postgresql.conf lines appended at creation (later lines win)."""
     if cron_mode not in CRON_MODES:
         raise BgjobsError(f"cron mode {cron_mode!r}: expected one of {', '.join(CRON_MODES)}")
     d = Path(d or default_dir()).absolute()
@@ -248,7 +249,7 @@ def start(d: Path | None = None, port: int | None = None, preload_cron: bool = T
     check_extensions(bin_dir)
     sb = load(d)
     if sb is None:
-        sb = _init(d, bin_dir, port, preload_cron, cron_mode)
+        sb = _init(d, bin_dir, port, preload_cron, cron_mode, extra_conf)
     elif port is not None and port != sb.port:
         if is_running(sb):
             raise BgjobsError(f"sandbox in {d} already runs on port {sb.port}; stop it first to change the port")
@@ -293,7 +294,8 @@ def _write_state(sb: Sandbox) -> None:
     os.chmod(f, 0o600)
 
 
-def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True, cron_mode: str = "libpq") -> Sandbox:
+def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True, cron_mode: str = "libpq",
+          extra_conf: str = "") -> Sandbox:
     user = _server_user()
     d.mkdir(parents=True, exist_ok=True)
     _check_reachable(d, user)
@@ -323,7 +325,7 @@ def _init(d: Path, bin_dir: Path, port: int | None, preload_cron: bool = True, c
         # drop the pg_cron settings by name: a substring test would also drop a line whose
         # value holds "cron" (the socket directory of a cluster in /tmp/bgjobs-nocron-...)
         conf = "\n".join(line for line in conf.splitlines() if not _is_cron_setting(line)) + "\n"
-    _append(sb, sb.data / "postgresql.conf", conf)
+    _append(sb, sb.data / "postgresql.conf", conf + extra_conf)
     _append(sb, sb.data / "pg_hba.conf", HBA, replace=True)
     _append(sb, sb.data / "pg_ident.conf", IDENT.format(os_user=user))
     _write_state(sb)
@@ -378,12 +380,13 @@ def wait_ready(sb: Sandbox, timeout: float = 30) -> None:
 
 
 @contextmanager
-def temporary(prefix: str = "bgjobs-", preload_cron: bool = True, cron_mode: str = "libpq"):
+def temporary(prefix: str = "bgjobs-", preload_cron: bool = True, cron_mode: str = "libpq",
+              extra_conf: str = ""):
     """A throw-away sandbox for tests and benchmarks: a new directory under /tmp (which the
     server's OS user can reach when we are root), a free port; stopped and removed after."""
     d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     try:
-        yield start(d, free_port(), preload_cron=preload_cron, cron_mode=cron_mode)
+        yield start(d, free_port(), preload_cron=preload_cron, cron_mode=cron_mode, extra_conf=extra_conf)
     finally:
         try:
             stop(d)
