@@ -505,6 +505,11 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         # is created, so one created with public on the path could bind to an operator
         # planted there (a better match for integer / numeric than the built-in one).
         conn.execute(f"SET LOCAL search_path TO {PINNED_PATH}")
+        if conn.execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'").fetchone():
+            # tenant tables distributed by bgjobs distribute keep their row triggers
+            # (installments' tenant fill, tenants' zone check): Citus accepts a trigger on a
+            # distributed table only with this setting
+            conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
         # Some functions are owned by bgjobs_runner or bgjobs_deliverer (see their files);
         # a new owner needs CREATE on the schema, granted for this transaction only.
         for role in (RUNNER, "bgjobs_deliverer"):
@@ -633,7 +638,7 @@ def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
     If a view that is not bgjobs' depends on it, the install stops and names it."""
     try:
         with conn.transaction():
-            conn.execute(text)
+            _exec_statements(conn, text)
         return
     except psycopg.errors.InvalidFunctionDefinition as exc:
         if "return type" not in str(exc):
@@ -658,10 +663,41 @@ def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
                     "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                     "WHERE n.nspname = %s AND p.proname = %s", (schema, name)).fetchall():
                 conn.execute(sql.SQL("DROP FUNCTION {} CASCADE").format(sql.SQL(sig)))
-            conn.execute(text)
+            _exec_statements(conn, text)
         report(f"re-created {schema}.{name}: its return type changed (dependent views are re-created next)")
     except psycopg.Error as exc:
         raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
+
+
+_TOKEN = re.compile(r"""--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|"(?:[^"]|"")*"|(\$[A-Za-z_0-9]*\$)|;""", re.S)
+
+
+def split_statements(text: str) -> list[str]:
+    """The statements of an SQL file, split at top-level semicolons (not inside quotes,
+    dollar quotes or comments).  Each goes to the server on its own: Citus propagates the
+    DDL of a distributed table (a CREATE TRIGGER after its function) by re-sending the
+    command's text, which must then hold that one statement."""
+    out, start, pos = [], 0, 0
+    while True:
+        m = _TOKEN.search(text, pos)
+        if m is None:
+            break
+        if m.group(1):                                   # $tag$ ... $tag$
+            end = text.find(m.group(1), m.end())
+            pos = len(text) if end < 0 else end + len(m.group(1))
+            continue
+        if m.group(0) == ";":
+            out.append(text[start:m.end()])
+            start = m.end()
+        pos = m.end()
+    out.append(text[start:])
+    return [s.strip() for s in out if _TOKEN.sub(lambda m: "" if m.group(0).startswith(("--", "/*")) else m.group(0),
+                                                  s).strip()]
+
+
+def _exec_statements(conn, text: str) -> None:
+    for statement in split_statements(text):
+        conn.execute(statement)
 
 
 def _apply_views(conn, views: list[Path]) -> None:
