@@ -137,7 +137,9 @@ BEGIN
   ),
   escalated AS (
     UPDATE public.tasks t
-       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END
+       -- CASE WHEN col = ..., not CASE col WHEN: Citus rewrites the latter wrongly in an
+       -- UPDATE of a distributed table (citusdata/citus#2862)
+       SET priority = CASE WHEN t.priority = 'Low' THEN 'Medium' WHEN t.priority = 'Medium' THEN 'High' ELSE 'Critical' END
       FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
               FROM targets tg
              WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x

@@ -35,21 +35,26 @@ BEGIN
       FROM public.tenants t
      WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
   ),
+  -- per-tenant figures as grouped subqueries joined on tenant_id (not LATERAL subqueries
+  -- per tenant): on Citus every join stays on the tenant's shard
   figures AS (
     SELECT s.tenant_id, s.local_date,
            jsonb_build_object(
-             'case_count', c.active,
+             'case_count', coalesce(c.active, 0),
              'task_completion_rate', CASE WHEN k.total > 0 THEN round(k.completed::numeric / k.total, 4) END,
              'sla_compliance_rate', CASE WHEN k.total > 0 THEN round((k.total - k.breached)::numeric / k.total, 4) END,
              'hearing_attendance_rate', CASE WHEN h.held > 0 THEN round(h.attended::numeric / h.held, 4) END,
-             'document_count', d.n,
-             'overdue_tasks', k.overdue) AS metrics
+             'document_count', coalesce(d.n, 0),
+             'overdue_tasks', coalesce(k.overdue, 0)) AS metrics
       FROM scope s
-     CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE ca.status = 'Active') AS active
-         FROM public.cases ca WHERE ca.tenant_id = s.tenant_id) c
-     CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
+      LEFT JOIN (
+       SELECT ca.tenant_id, count(*) FILTER (WHERE ca.status = 'Active') AS active
+         FROM public.cases ca
+        WHERE p_tenants IS NULL OR ca.tenant_id = ANY (p_tenants)
+        GROUP BY ca.tenant_id) c ON c.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT t.tenant_id,
+              count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
               count(*) FILTER (WHERE t.status = 'Completed') AS completed,
               count(*) FILTER (WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of) AS overdue,
               count(*) FILTER (WHERE t.due_date IS NOT NULL AND (
@@ -58,36 +63,51 @@ BEGIN
                       -- require (without it a completed task counts as within its SLA)
                       OR (t.status = 'Completed' AND (to_jsonb(t) ->> 'completed_at')::timestamptz > t.due_date + x.sla))) AS breached
          FROM public.tasks t
-        CROSS JOIN LATERAL (SELECT CASE t.priority WHEN 'Critical' THEN v_sla_critical WHEN 'High' THEN v_sla_high
-                                                   WHEN 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
-        WHERE t.tenant_id = s.tenant_id) k
-     CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
+        CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'Critical' THEN v_sla_critical
+                                        WHEN t.priority = 'High' THEN v_sla_high
+                                        WHEN t.priority = 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
+        WHERE p_tenants IS NULL OR t.tenant_id = ANY (p_tenants)
+        GROUP BY t.tenant_id) k ON k.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT hr.tenant_id,
+              count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
               count(*) FILTER (WHERE hr.status = 'Attended') AS attended
          FROM public.hearings hr
-        WHERE hr.tenant_id = s.tenant_id AND hr.hearing_date <= p_as_of) h
-     CROSS JOIN LATERAL (
-       SELECT count(*) AS n FROM public.documents dc WHERE dc.tenant_id = s.tenant_id) d
+        WHERE hr.hearing_date <= p_as_of AND (p_tenants IS NULL OR hr.tenant_id = ANY (p_tenants))
+        GROUP BY hr.tenant_id) h ON h.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT dc.tenant_id, count(*) AS n
+         FROM public.documents dc
+        WHERE p_tenants IS NULL OR dc.tenant_id = ANY (p_tenants)
+        GROUP BY dc.tenant_id) d ON d.tenant_id = s.tenant_id
+  ),
+  -- each tenant's average of each numeric metric over its snapshots of the 7 previous local dates
+  history AS (
+    SELECT s.tenant_id, k.metric, avg((p.metric_value ->> k.metric)::numeric) AS average
+      FROM scope s
+      JOIN public.analytics_snapshots p
+        ON p.tenant_id = s.tenant_id AND p.metric_type = 'daily_snapshot'
+       AND p.snapshot_date >= s.local_date - 7 AND p.snapshot_date < s.local_date
+     CROSS JOIN LATERAL jsonb_object_keys(p.metric_value) AS k(metric)
+     WHERE jsonb_typeof(p.metric_value -> k.metric) = 'number'
+     GROUP BY s.tenant_id, k.metric
   ),
   judged AS (
     SELECT f.tenant_id, f.local_date, f.metrics, coalesce(a.anomalies, '[]'::jsonb) AS anomalies
       FROM figures f
-     CROSS JOIN LATERAL (
-       SELECT jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
+      LEFT JOIN (
+       SELECT m.tenant_id,
+              jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
                                            'deviation_pct', round(abs(m.value - m.average) / abs(m.average) * 100, 2))
                         ORDER BY m.metric) AS anomalies
-         FROM (SELECT k.metric, (f.metrics ->> k.metric)::numeric AS value,
-                      avg((p.metric_value ->> k.metric)::numeric) AS average
-                 FROM jsonb_object_keys(f.metrics) AS k(metric)
-                 JOIN public.analytics_snapshots p
-                   ON p.tenant_id = f.tenant_id AND p.metric_type = 'daily_snapshot'
-                  AND p.snapshot_date >= f.local_date - 7 AND p.snapshot_date < f.local_date
-                  AND jsonb_typeof(p.metric_value -> k.metric) = 'number'
-                WHERE jsonb_typeof(f.metrics -> k.metric) = 'number'
-                GROUP BY k.metric) m
+         FROM (SELECT f2.tenant_id, k.metric, (f2.metrics ->> k.metric)::numeric AS value, hi.average
+                 FROM figures f2
+                CROSS JOIN LATERAL jsonb_object_keys(f2.metrics) AS k(metric)
+                 JOIN history hi ON hi.tenant_id = f2.tenant_id AND hi.metric = k.metric
+                WHERE jsonb_typeof(f2.metrics -> k.metric) = 'number') m
         WHERE m.average <> 0
           AND abs(m.value - m.average) / abs(m.average) * 100 > v_threshold
-     ) a
+        GROUP BY m.tenant_id) a ON a.tenant_id = f.tenant_id
   ),
   snapshot AS (
     SELECT j.tenant_id, j.local_date,

@@ -123,28 +123,31 @@ BEGIN
      WHERE fl.new_sla
   ),
   events AS (
-    SELECT fl.tenant_id, e.event, fl.id,
-           e.event || ':' || fl.id || ':' || extract(epoch FROM fl.overdue_since)::bigint AS event_key,
-           e.data
-      FROM flagged fl
-     CROSS JOIN LATERAL (
-       VALUES ('task_overdue', fl.new_overdue,
-               jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
-                                  'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer)),
-              ('sla_violation', fl.new_sla,
-               jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
-                                  'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
-                                  'actual_time', p_as_of))
-     ) AS e(event, happened, data)
-     WHERE e.happened
-       -- an event only matters to a tenant with an active rule for it
-       AND EXISTS (SELECT 1 FROM public.automation_rules r
-                    WHERE r.tenant_id = fl.tenant_id AND r.trigger_event = e.event AND r.is_active)
+    -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
+    SELECT ev.*
+      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
+                   fl.overdue_since,
+                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
+                                      'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
+              FROM flagged fl
+             WHERE fl.new_overdue
+            UNION ALL
+            SELECT fl.tenant_id, 'sla_violation', fl.id,
+                   fl.overdue_since,
+                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
+                                      'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
+                                      'actual_time', p_as_of)
+              FROM flagged fl
+             WHERE fl.new_sla) ev
+     -- an event only matters to a tenant with an active rule for it
+     WHERE (ev.tenant_id, ev.event) IN (SELECT r.tenant_id, r.trigger_event FROM public.automation_rules r
+                                         WHERE r.is_active)
   )
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
          (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
-         array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id), array_agg(ev.event_key), array_agg(ev.data)
+         array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
+         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
     INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
     FROM events ev;
 

@@ -10,13 +10,18 @@
 --    times in the hour up to as_of.
 --  * analytics_anomaly (INFO, per tenant and metric type): the latest analytics snapshot of
 --    the last two days has metric_value->>'anomaly_detected' = 'true'.
+-- PL/pgSQL, not SQL: Citus cannot plan a parameterised SQL-language function's statement
+-- over distributed tables (automation_logs, analytics_snapshots, tenants).
 CREATE OR REPLACE FUNCTION bgjobs.detect_system_issues(p_as_of timestamptz)
 RETURNS TABLE (subject text, rule text, severity text, display_name text, summary text, details jsonb)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path TO pg_catalog, pg_temp
 SET jit TO off
 AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
 WITH cfg AS (
   SELECT bgjobs.get_setting('success_rate_warning_pct')::numeric AS rate_warn,
          bgjobs.get_setting('delivery_rate_info_pct')::numeric AS delivery_info,
@@ -92,7 +97,8 @@ SELECT format('analytics:%s:%s', a.tenant_id, a.metric_type), 'analytics_anomaly
            AND s.snapshot_date <= (p_as_of AT TIME ZONE 'UTC')::date + 1
          ORDER BY s.tenant_id, s.metric_type, s.snapshot_date DESC) a
   LEFT JOIN public.tenants t ON t.id = a.tenant_id
- WHERE a.metric_value ->> 'anomaly_detected' = 'true'
+ WHERE a.metric_value ->> 'anomaly_detected' = 'true';
+END;
 $$;
 COMMENT ON FUNCTION bgjobs.detect_system_issues(timestamptz) IS
   'System findings at as_of: no_jobs_24h, low_success_rate, delivery_rate, rule_storm, analytics_anomaly.';
