@@ -442,13 +442,14 @@ def demo(directory, port):
 
 
 def _register_groups() -> None:
-    from . import maintenance
+    from . import distribute, maintenance
     from .jobs_cli import jobs
     from .watch_cli import install_commands as watch_commands
 
     main.add_command(jobs)                          # bgjobs jobs ...
     maintenance.register(main, one_line_errors)    # bgjobs maintenance ...
     watch_commands(main, dsn_option, one_line_errors)   # bgjobs jobs watch|unwatch
+    distribute.register(main, one_line_errors)     # bgjobs distribute
 
 
 _register_groups()
