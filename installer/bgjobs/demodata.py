@@ -218,33 +218,39 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
                    %(as_of)s::timestamptz - random() * interval '60 days'
               FROM pg_temp.demo_t t, generate_series(1, %(nd)s) k""")
         if rules:
+            ex("""CREATE TEMP TABLE pg_temp.demo_rules (k int PRIMARY KEY, name text, event text, active boolean,
+                                                        actions text) ON COMMIT DROP""")
+            ex("""INSERT INTO pg_temp.demo_rules VALUES
+                    (1, 'Notify assignee of overdue task', 'task_overdue', true, '[{"type": "notify", "to": "assignee"}]'),
+                    (2, 'Escalate SLA breach', 'sla_violation', true, '[{"type": "escalate"}, {"type": "notify", "to": "admins"}]'),
+                    (3, 'Deadline reminder to assignee', 'deadline_approaching', true, '[{"type": "notify", "to": "assignee"}]'),
+                    (4, 'SMS the client on overdue task', 'task_overdue', true, '[{"type": "sms", "to": "client"}]'),
+                    (5, 'Weekly case review', 'case_review_due', true, '[{"type": "notify", "to": "case_owner"}]'),
+                    (6, 'Old intake rule', 'case_created', false, '[]')""")
             counts["automation_rules"] = ex(f"""
                 INSERT INTO public.automation_rules (tenant_id, id, rule_name, trigger_event, is_active, actions, created_at)
                 SELECT t.id, {_uuid(seed, 'rule').format('t.tn, r.k')}, r.name, r.event, r.active, r.actions::jsonb,
                        %(as_of)s::timestamptz - interval '30 days'
-                  FROM pg_temp.demo_t t,
-                       (VALUES (1, 'Notify assignee of overdue task', 'task_overdue', true, '[{{"type": "notify", "to": "assignee"}}]'),
-                               (2, 'Escalate SLA breach', 'sla_violation', true, '[{{"type": "escalate"}}, {{"type": "notify", "to": "admins"}}]'),
-                               (3, 'Deadline reminder to assignee', 'deadline_approaching', true, '[{{"type": "notify", "to": "assignee"}}]'),
-                               (4, 'SMS the client on overdue task', 'task_overdue', true, '[{{"type": "sms", "to": "client"}}]'),
-                               (5, 'Weekly case review', 'case_review_due', true, '[{{"type": "notify", "to": "case_owner"}}]'),
-                               (6, 'Old intake rule', 'case_created', false, '[]'))
-                       AS r(k, name, event, active, actions)
+                  FROM pg_temp.demo_t t, pg_temp.demo_rules r
                  WHERE r.k <> 4 OR t.tn %% 2 = 1
                 ON CONFLICT DO NOTHING""")
             # three days of history: rules 1-3 mostly succeed, rule 4 (an unsupported action)
-            # always fails; rule 5 has not run in that time
-            counts["automation_logs"] = ex("""
+            # always fails; rule 5 has not run in that time.  Read from the temporary tables,
+            # not the rules just written: random() is then drawn here, in the same order on
+            # one server as on a Citus coordinator (which would push a query over the
+            # distributed rules down to its workers)
+            counts["automation_logs"] = ex(f"""
                 INSERT INTO public.automation_logs (tenant_id, rule_id, rule_name, trigger_event, status,
                                                     actions_executed, error_message, executed_at)
-                SELECT r.tenant_id, r.id, r.rule_name, r.trigger_event,
-                       CASE WHEN r.rule_name LIKE 'SMS%%' OR random() < 0.03 THEN 'failed' ELSE 'success' END,
-                       r.actions, CASE WHEN r.rule_name LIKE 'SMS%%' THEN 'unsupported action type "sms"' END,
+                SELECT t.id, {_uuid(seed, 'rule').format('t.tn, r.k')}, r.name, r.event,
+                       CASE WHEN r.name LIKE 'SMS%%' OR random() < 0.03 THEN 'failed' ELSE 'success' END,
+                       r.actions::jsonb, CASE WHEN r.name LIKE 'SMS%%' THEN 'unsupported action type "sms"' END,
                        %(as_of)s::timestamptz - random() * interval '72 hours'
-                  FROM public.automation_rules r
-                  JOIN pg_temp.demo_t t ON t.id = r.tenant_id
+                  FROM pg_temp.demo_t t
+                  JOIN pg_temp.demo_rules r ON r.k <> 4 OR t.tn %% 2 = 1
                  CROSS JOIN generate_series(1, 4) g
-                 WHERE r.is_active AND r.trigger_event <> 'case_review_due'""")
+                 WHERE r.active AND r.event <> 'case_review_due'
+                 ORDER BY t.tn, r.k, g""")
         counts["payment_plans"] = ex(f"""
             INSERT INTO public.payment_plans (tenant_id, id, name)
             SELECT t.id, {_uuid(seed, 'plan').format('t.tn, k')}, 'Plan ' || k

@@ -88,7 +88,10 @@ def plan(conn: psycopg.Connection) -> list[tuple[str, str]]:
     steps = []
     root, root_col = DISTRIBUTION_ROOT
     wanted = [(root, root_col)] + [(t, "tenant_id") for t in TENANT_TABLES]
-    root_coloc = dist.get(root, (None, None, None))[2] if dist.get(root, ("",))[0] == "distributed" else None
+    # the colocation group every tenant table must share: the root's, or (root not yet
+    # distributed) that of the tenant tables the application already distributed
+    root_coloc = dist[root][2] if dist.get(root, ("",))[0] == "distributed" else next(
+        (dist[t][2] for t, c in wanted if dist.get(t, ("",))[0] == "distributed" and dist[t][1] == c), None)
     for table, column in wanted:
         if conn.execute("SELECT pg_catalog.to_regclass(%s)", (table,)).fetchone()[0] is None:
             raise BgjobsError(f"{table} does not exist: install bgjobs (bgjobs install) before distributing")
@@ -100,7 +103,7 @@ def plan(conn: psycopg.Connection) -> list[tuple[str, str]]:
                 "a Citus local table" if kind == "local" else f"distributed by {col}")
             raise BgjobsError(f"{table} is {how}; bgjobs needs it distributed by {column} "
                               f"(colocated with {root}): undistribute_table() it first")
-        elif table != root and root_coloc is not None and coloc != root_coloc:
+        elif root_coloc is not None and coloc != root_coloc:
             raise BgjobsError(f"{table} is distributed by {column} but not colocated with {root}; "
                               f"colocate it (alter_distributed_table(..., colocate_with => '{root}')) first")
     for table in REFERENCE_TABLES:
@@ -185,7 +188,10 @@ def _apply(conn, steps: list[tuple[str, str]], report) -> None:
             report(f"dropped {table}.{name} ({definition}): Citus does not support SET NULL/DEFAULT "
                    "on a key holding the distribution column")
         if table == root:
-            conn.execute("SELECT pg_catalog.create_distributed_table(%s, %s)", (table, root_col))
+            # colocated with the tenant tables the application already distributed, if any
+            done = [t for t in TENANT_TABLES if t not in todo]
+            conn.execute("SELECT pg_catalog.create_distributed_table(%s, %s, colocate_with => %s)",
+                         (table, root_col, done[0] if done else "default"))
         else:
             conn.execute("SELECT pg_catalog.create_distributed_table(%s, 'tenant_id', colocate_with => %s)",
                          (table, root))

@@ -131,7 +131,7 @@ BEGIN
            'degraded_rules', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                                 'rule_id', j.rule_id, 'rule_name', j.rule_name,
                                                 'failure_rate', j.failure_rate, 'tenant_id', j.tenant_id)
-                                              ORDER BY j.failure_rate DESC, j.rule_name)
+                                              ORDER BY j.failure_rate DESC, j.rule_name, j.tenant_id, j.rule_id)
                                          FROM judged j WHERE j.degraded), '[]'::jsonb),
            'tenantsChecked', (SELECT count(*) FROM scope),
            'tenantsWithFindings', (SELECT count(*) FROM reports),
