@@ -1,0 +1,228 @@
+"""Benchmark for issue 13 (bgjobs on Citus), rerunnable:
+
+    .venv/bin/python benchmarks/bench_citus.py [--tenants 1000] [--cluster-tenants 200] [--repeat 3]
+                                               [--quick] [--skip-cluster]
+
+1. Plain PostgreSQL (one sandbox), 1,000 tenants x 1,000 tasks loaded as in
+   benchmarks/bench_jobs.py (3.3 % newly overdue at the measured tick, older ones flagged):
+   the SLA tick as it is now (UPDATE by (tenant_id, id), the form that also runs on Citus)
+   against the bare set-based UPDATE and against the ctid-based tick it replaced (that
+   function's text read from git, commit CTID_COMMIT), interleaved, medians of --repeat.
+2. Single node vs distributed on one machine: the same demo data (--cluster-tenants tenants,
+   with automation rules) on a fresh database of the plain sandbox and on a local Citus
+   cluster (coordinator + two workers, throw-away sandboxes with citus preloaded, nodes
+   joined by unix socket, 32 shards per table), every job run once in a day's order, then
+   the SLA tick again with resets (median of --repeat).  Needs Citus installed in the
+   local PostgreSQL; skipped (said so) without it.
+
+Results go to benchmarks/RESULTS-citus.md (overwritten; not with --quick) and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "installer"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_jobs import AS_OF, OPEN, Bench, bare_update, load, reset_sla  # noqa: E402
+from bgjobs import demodata, distribute, install, sandbox  # noqa: E402
+from bgjobs.settings import Settings  # noqa: E402
+
+CTID_COMMIT = "d7d4a35"
+SLA_FILE = "sql/jobs/bgjobs.job_check_sla_and_overdue.sql"
+RESULTS = ROOT / "benchmarks" / "RESULTS-citus.md"
+CITUS_CONF = """
+shared_preload_libraries = 'citus,pg_cron'
+max_connections = 300
+"""
+JOBS = ["check-sla-and-overdue", "send-hearing-reminders", "check-upcoming-deadlines", "automation-health-check",
+        "analytics-snapshot", "update-installment-statuses", "cron-healthcheck", "check-job-health",
+        "deliver-notifications", "purge-old-logs"]
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def sla_tick(b: Bench, as_of: datetime) -> tuple[float, dict]:
+    t, resp, _ = b.timed("SELECT public.run_job('check-sla-and-overdue', %s)", (as_of,))
+    assert resp["success"], resp
+    return t, resp["results"]
+
+
+def apply_sql(dsn: str, text: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as c:
+        for statement in install.split_statements(text):
+            c.execute(statement)
+
+
+def part1(b: Bench, dsn: str, tenants: int, repeat: int) -> None:
+    current = (ROOT / SLA_FILE).read_text()
+    old = subprocess.run(["git", "-C", str(ROOT), "show", f"{CTID_COMMIT}:{SLA_FILE}"], capture_output=True, text=True)
+    ctid = old.stdout if old.returncode == 0 and "ctid" in old.stdout else None
+    secs = load(b, tenants, 1000, 1000, rules=False, seed=11)
+    n_tasks = b.sql("SELECT count(*) FROM public.tasks")[0][0]
+    new = b.sql(f"SELECT count(*) FROM public.tasks WHERE status IN {OPEN} AND NOT is_overdue AND due_date < %s",
+                (AS_OF,))[0][0]
+    ticks, olds, bares, res = [], [], [], None
+    for _ in range(repeat):
+        t, res = sla_tick(b, AS_OF)
+        ticks.append(t)
+        reset_sla(b, AS_OF)
+        if ctid:
+            apply_sql(dsn, ctid)
+            t, old_res = sla_tick(b, AS_OF)
+            assert old_res == res, (old_res, res)
+            olds.append(t)
+            reset_sla(b, AS_OF)
+            apply_sql(dsn, current)
+        t, rows, _ = bare_update(b, AS_OF)
+        bares.append(t)
+        reset_sla(b, AS_OF)
+    b.say("## 1. The SLA tick on plain PostgreSQL")
+    b.say("")
+    b.say(f"{n_tasks:,} tasks of {tenants:,} tenants, {new:,} newly overdue at the tick (loaded in {secs:.0f} s).")
+    b.say("")
+    b.say("| what | time (median) | vs bare UPDATE |")
+    b.say("| --- | ---: | ---: |")
+    b.say(f"| bare set-based `UPDATE ... WHERE <index key> < T` ({rows:,} rows) | {median(bares):.3f} s | 1.00x |")
+    b.say(f"| SLA tick, UPDATE by (tenant_id, id) (now; runs on Citus too): {res['overdueTasks']:,} overdue, "
+          f"{res['slaViolations']:,} SLA | {median(ticks):.3f} s | {median(ticks) / median(bares):.2f}x |")
+    if ctid:
+        b.say(f"| SLA tick, UPDATE by ctid (commit {CTID_COMMIT}), same results | {median(olds):.3f} s | "
+              f"{median(olds) / median(bares):.2f}x |")
+    b.say("")
+    verdict = f"tick / bare UPDATE **{median(ticks) / median(bares):.2f}x** (target <= 2x)"
+    if ctid:
+        verdict += (f"; tick by key / tick by ctid **{median(ticks) / median(olds):.3f}** "
+                    f"(target within 10 %: 0.90 .. 1.10)")
+    b.say(verdict + ".")
+    b.say("")
+    b.say("Runs (s): key " + ", ".join(f"{t:.3f}" for t in ticks) + "; ctid " + ", ".join(f"{t:.3f}" for t in olds)
+          + "; bare " + ", ".join(f"{t:.3f}" for t in bares) + ".")
+    b.say("")
+
+
+def run_all(dsn: str, tenants: int, repeat: int) -> tuple[float, dict, list]:
+    """Load the demo data (with rules), run every job once, then the SLA tick again with
+    resets; returns (load seconds, {job: seconds}, [SLA tick seconds])."""
+    b = Bench(dsn)
+    t0 = time.perf_counter()
+    with b.conn() as c:
+        demodata.load(c, tenants=tenants, tasks_per_tenant=1000, installments_per_tenant=1000,
+                      hearings_per_tenant=200, documents_per_tenant=100, seed=11, as_of=AS_OF)
+        c.execute("VACUUM ANALYZE")
+    loaded = time.perf_counter() - t0
+    times = {}
+    for job in JOBS:
+        t, resp, _ = b.timed("SELECT public.run_job(%s, %s)", (job, AS_OF))
+        assert resp["success"], resp
+        times[job] = t
+    reset_sla(b, AS_OF)
+    ticks = []
+    for _ in range(repeat):
+        ticks.append(sla_tick(b, AS_OF)[0])
+        reset_sla(b, AS_OF)
+    return loaded, times, ticks
+
+
+def part2(b: Bench, sb, tenants: int, repeat: int) -> None:
+    with psycopg.connect(sb.dsn_for("postgres"), autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'citus'").fetchone():
+            b.say("## 2. Single node vs distributed: skipped (Citus is not installed on this server)")
+            return
+        c.execute('DROP DATABASE IF EXISTS "bench_single" WITH (FORCE)')
+        c.execute('CREATE DATABASE "bench_single"')
+    single = sb.dsn_for("bench_single")
+    install.install(single, Settings(), schedule=False, report=lambda s: None)
+    s_load, s_times, s_ticks = run_all(single, tenants, repeat)
+    with ExitStack() as stack:
+        nodes = [stack.enter_context(sandbox.temporary(f"bgjobs-bench-citus-{r}-", extra_conf=CITUS_CONF))
+                 for r in ("coord", "w1", "w2")]
+        for w in nodes[1:]:       # Citus copies the coordinator's roles, passwords included
+            with psycopg.connect(w.dsn_for("postgres"), autocommit=True) as c:
+                c.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(nodes[0].password)))
+            w.password = nodes[0].password
+        for n in nodes:
+            with psycopg.connect(n.dsn_for("bgjobs"), autocommit=True) as c:
+                c.execute("CREATE EXTENSION IF NOT EXISTS citus")
+        dsn = nodes[0].dsn_for("bgjobs")
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("SELECT citus_set_coordinator_host(%s, %s)", (str(nodes[0].socket_dir), nodes[0].port))
+            for w in nodes[1:]:
+                c.execute("SELECT citus_add_node(%s, %s)", (str(w.socket_dir), w.port))
+            citus = c.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'").fetchone()[0]
+            shards = c.execute("SHOW citus.shard_count").fetchone()[0]
+        install.install(dsn, Settings(), schedule=False, report=lambda s: None)
+        t0 = time.perf_counter()
+        distribute.distribute(dsn, report=lambda s: None)
+        dist_secs = time.perf_counter() - t0
+        d_load, d_times, d_ticks = run_all(dsn, tenants, repeat)
+        n_tasks = Bench(dsn).sql("SELECT count(*) FROM public.tasks")[0][0]
+    b.say("## 2. Single node vs distributed, on this one machine")
+    b.say("")
+    b.say(f"Citus {citus}: coordinator and two workers, all three local sandboxes on the same "
+          f"{os.cpu_count()} CPUs, nodes joined by unix socket, {shards} shards per distributed table; "
+          f"`bgjobs distribute` (on the empty tables) took {dist_secs:.1f} s. Data: {tenants:,} tenants, "
+          f"{n_tasks:,} tasks, with automation rules (bgjobs.demodata, seed 11, as of {AS_OF:%Y-%m-%d %H:%M} UTC). "
+          f"Nothing flagged before: the first SLA tick flags every overdue task of the data set. "
+          f"Each job once, in a day's order, on a fresh backend; then that first SLA tick again (median of {repeat}, "
+          "its writes undone between).")
+    b.say("")
+    b.say("| job | single node | distributed | distributed / single |")
+    b.say("| --- | ---: | ---: | ---: |")
+    b.say(f"| load the demo data | {s_load:.2f} s | {d_load:.2f} s | {d_load / s_load:.2f}x |")
+    for job in JOBS:
+        b.say(f"| {job} | {s_times[job]:.3f} s | {d_times[job]:.3f} s | {d_times[job] / s_times[job]:.2f}x |")
+    b.say(f"| check-sla-and-overdue, repeated (median) | {median(s_ticks):.3f} s | {median(d_ticks):.3f} s | "
+          f"{median(d_ticks) / median(s_ticks):.2f}x |")
+    b.say("")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tenants", type=int, default=1000, help="part 1: tenants x 1,000 tasks")
+    ap.add_argument("--cluster-tenants", type=int, default=200, help="part 2: tenants x 1,000 tasks")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-cluster", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="20 tenants, one repeat, stdout only")
+    args = ap.parse_args()
+    if args.quick:
+        args.tenants, args.cluster_tenants, args.repeat = 20, 10, 1
+    with sandbox.temporary("bgjobs-bench-citus-") as sb:
+        with psycopg.connect(sb.dsn_for("postgres"), autocommit=True) as c:
+            c.execute('CREATE DATABASE "bench_sla"')
+            version = c.execute("SELECT current_setting('server_version')").fetchone()[0]
+        dsn = sb.dsn_for("bench_sla")
+        install.install(dsn, Settings(), schedule=False, report=lambda s: None)
+        b = Bench(dsn)
+        b.say("# bgjobs on Citus: benchmark (issue 13)")
+        b.say("")
+        b.say(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_citus.py` on "
+              f"{os.cpu_count()} CPUs, {platform.machine()}, PostgreSQL {version} (sandboxes, fsync on), a machine "
+              "shared with other work. Times are wall clock seen by the client.")
+        b.say("")
+        part1(b, dsn, args.tenants, args.repeat)
+        if not args.skip_cluster:
+            part2(b, sb, args.cluster_tenants, args.repeat)
+    if not args.quick:
+        RESULTS.write_text("\n".join(b.lines).rstrip() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
