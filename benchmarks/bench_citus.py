@@ -201,6 +201,7 @@ def main() -> int:
     ap.add_argument("--cluster-tenants", type=int, default=200, help="part 2: tenants x 1,000 tasks")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-cluster", action="store_true")
+    ap.add_argument("--skip-plain", action="store_true", help="part 2 only")
     ap.add_argument("--quick", action="store_true", help="20 tenants, one repeat, stdout only")
     args = ap.parse_args()
     if args.quick:
@@ -218,7 +219,8 @@ def main() -> int:
               f"{os.cpu_count()} CPUs, {platform.machine()}, PostgreSQL {version} (sandboxes, fsync on), a machine "
               "shared with other work. Times are wall clock seen by the client.")
         b.say("")
-        part1(b, dsn, args.tenants, args.repeat)
+        if not args.skip_plain:
+            part1(b, dsn, args.tenants, args.repeat)
         if not args.skip_cluster:
             part2(b, sb, args.cluster_tenants, args.repeat)
     if not args.quick:
