@@ -46,23 +46,28 @@ BEGIN
            WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
      ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
   ),
+  rule_rows AS MATERIALIZED (
+    -- actions: a column the seeds' rules have and the contract does not require (read with
+    -- to_jsonb here, apart from the LATERAL below: on Citus a table function's argument
+    -- must be immutable over distributed rows)
+    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, to_jsonb(r) -> 'actions' AS actions
+      FROM public.automation_rules r
+     WHERE r.is_active
+       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
+  ),
   rules AS MATERIALIZED (
     -- each rule's actions, worked out once per rule rather than once per event
-    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, x.executed, x.error
-      FROM public.automation_rules r
-     -- actions: a column the seeds' rules have and the contract does not require
-     CROSS JOIN LATERAL (SELECT to_jsonb(r) -> 'actions' AS actions) ra
+    SELECT rr.tenant_id, rr.rule_id, rr.rule_name, rr.trigger_event, x.executed, x.error
+      FROM rule_rows rr
      CROSS JOIN LATERAL (
        SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
                          'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
                          'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
               string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
                 FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
-         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(ra.actions) = 'array' THEN ra.actions ELSE '[]'::jsonb END)
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rr.actions) = 'array' THEN rr.actions ELSE '[]'::jsonb END)
               WITH ORDINALITY AS a(action, ord)
      ) x
-     WHERE r.is_active
-       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
   ),
   fired AS MATERIALIZED (
     SELECT e.*, r.rule_id, r.rule_name, r.executed, r.error, gen_random_uuid() AS log_id
@@ -104,20 +109,23 @@ BEGIN
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
   recipients AS MATERIALIZED (
-    -- each notify action's users, each found by its key
-    SELECT tg.*, r.user_id
+    -- each notify action's users, each found by its key (three plain branches, not a
+    -- LATERAL union of FROM-less selects: Citus plans these)
+    SELECT tg.*, coalesce(tg.task_assignee, c.assigned_to) AS user_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-     CROSS JOIN LATERAL (
-       SELECT coalesce(tg.task_assignee, c.assigned_to) WHERE tg.action ->> 'to' = 'assignee'
-       UNION ALL
-       SELECT c.owner_id WHERE tg.action ->> 'to' = 'case_owner'
-       UNION ALL
-       -- role: a column the seeds' users have and the contract does not require
-       SELECT a.id FROM public.users a
-        WHERE tg.action ->> 'to' = 'admins' AND a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
-     ) r(user_id)
-     WHERE tg.action ->> 'type' = 'notify'
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
+    UNION ALL
+    SELECT tg.*, c.owner_id
+      FROM targets tg
+      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'case_owner'
+    UNION ALL
+    -- role: a column the seeds' users have and the contract does not require
+    SELECT tg.*, a.id
+      FROM targets tg
+      JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
   ),
   notified AS (
     INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)

@@ -129,9 +129,12 @@ BEGIN
     INSERT INTO public.analytics_snapshots (tenant_id, metric_type, snapshot_date, metric_value)
     SELECT n.tenant_id, 'daily_snapshot', n.local_date, n.metric_value
       FROM snapshot n
-     WHERE NOT EXISTS (SELECT 1 FROM public.analytics_snapshots a
-                        WHERE a.tenant_id = n.tenant_id AND a.metric_type = 'daily_snapshot'
-                          AND a.snapshot_date = n.local_date)
+     -- uncorrelated (Citus plans no correlated subquery over a CTE); a tenant's local date
+     -- is within a day of the UTC date
+     WHERE (n.tenant_id, n.local_date) NOT IN (
+             SELECT a.tenant_id, a.snapshot_date FROM public.analytics_snapshots a
+              WHERE a.metric_type = 'daily_snapshot'
+                AND a.snapshot_date BETWEEN (p_as_of AT TIME ZONE 'UTC')::date - 1 AND (p_as_of AT TIME ZONE 'UTC')::date + 1)
     RETURNING 1
   ),
   written AS (

@@ -116,8 +116,9 @@ BEGIN
       JOIN public.users u
         ON u.tenant_id = rp.tenant_id AND nullif(btrim(u.email), '') IS NOT NULL
       -- role and is_active: columns the seeds' users have and the contract does not require
-     CROSS JOIN LATERAL (SELECT to_jsonb(u) AS u) j
-     WHERE j.u ->> 'role' = 'admin' AND coalesce((j.u ->> 'is_active')::boolean, true)
+      -- (read through to_jsonb in the WHERE clause: Citus refuses a FROM-less LATERAL
+      -- subquery calling it)
+     WHERE to_jsonb(u) ->> 'role' = 'admin' AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   )
