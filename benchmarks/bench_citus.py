@@ -1,22 +1,17 @@
 """Benchmark for issue 13 (bgjobs on Citus), rerunnable:
 
-    .venv/bin/python benchmarks/bench_citus.py [--tenants 1000] [--cluster-tenants 200] [--repeat 3]
-                                               [--quick] [--skip-cluster]
+    .venv/bin/python benchmarks/bench_citus.py [--cluster-tenants 100] [--repeat 3] [--quick]
 
-1. Plain PostgreSQL (one sandbox), 1,000 tenants x 1,000 tasks loaded as in
-   benchmarks/bench_jobs.py (3.3 % newly overdue at the measured tick, older ones flagged):
-   the SLA tick as it is now (UPDATE by (tenant_id, ctid), the form that also runs on
-   Citus) against the bare set-based UPDATE and against the tick by ctid alone that it
-   replaced (that function's text read from git, commit CTID_COMMIT), interleaved, medians
-   of --repeat.
-2. Single node vs distributed on one machine: the same demo data (--cluster-tenants tenants,
-   with automation rules) on a fresh database of the plain sandbox and on a local Citus
-   cluster (coordinator + two workers, throw-away sandboxes with citus preloaded, nodes
-   joined by unix socket, 32 shards per table), every job run once in a day's order, then
-   the SLA tick again with resets (median of --repeat).  Needs Citus installed in the
-   local PostgreSQL; skipped (said so) without it.
+Single node vs distributed on one machine: the same demo data (--cluster-tenants tenants x
+1,000 tasks, with automation rules) on a database of a plain sandbox and on a local Citus
+cluster (coordinator + two workers, throw-away sandboxes with citus preloaded, nodes joined
+by unix socket, 32 shards per distributed table), every job run once in a day's order, then
+the first SLA tick again with its writes undone between (median of --repeat).  Needs Citus
+installed in the local PostgreSQL; says so and stops without it.
 
-Results go to benchmarks/RESULTS-citus.md (overwritten; not with --quick) and stdout.
+The SLA tick's figure on plain PostgreSQL against the ctid tick it replaced is
+benchmarks/bench_sla_ab.py --rev d7d4a35.  Results go to benchmarks/RESULTS-citus.md
+(overwritten; not with --quick) and stdout.
 """
 
 from __future__ import annotations
@@ -25,11 +20,10 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -39,12 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "installer"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_jobs import AS_OF, OPEN, Bench, bare_update, load, reset_sla  # noqa: E402
+from bench_jobs import AS_OF, Bench, reset_sla  # noqa: E402
 from bgjobs import demodata, distribute, install, sandbox  # noqa: E402
 from bgjobs.settings import Settings  # noqa: E402
 
-CTID_COMMIT = "d7d4a35"
-SLA_FILE = "sql/jobs/bgjobs.job_check_sla_and_overdue.sql"
 RESULTS = ROOT / "benchmarks" / "RESULTS-citus.md"
 CITUS_CONF = """
 shared_preload_libraries = 'citus,pg_cron'
@@ -63,59 +55,6 @@ def sla_tick(b: Bench, as_of: datetime) -> tuple[float, dict]:
     t, resp, _ = b.timed("SELECT public.run_job('check-sla-and-overdue', %s)", (as_of,))
     assert resp["success"], resp
     return t, resp["results"]
-
-
-def apply_sql(dsn: str, text: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as c:
-        for statement in install.split_statements(text):
-            c.execute(statement)
-
-
-def part1(b: Bench, dsn: str, tenants: int, repeat: int) -> None:
-    current = (ROOT / SLA_FILE).read_text()
-    old = subprocess.run(["git", "-C", str(ROOT), "show", f"{CTID_COMMIT}:{SLA_FILE}"], capture_output=True, text=True)
-    ctid = old.stdout if old.returncode == 0 and "ctid" in old.stdout else None
-    secs = load(b, tenants, 1000, 1000, rules=False, seed=11)
-    n_tasks = b.sql("SELECT count(*) FROM public.tasks")[0][0]
-    new = b.sql(f"SELECT count(*) FROM public.tasks WHERE status IN {OPEN} AND NOT is_overdue AND due_date < %s",
-                (AS_OF,))[0][0]
-    ticks, olds, bares, res = [], [], [], None
-    for _ in range(repeat):
-        t, res = sla_tick(b, AS_OF)
-        ticks.append(t)
-        reset_sla(b, AS_OF)
-        if ctid:
-            apply_sql(dsn, ctid)
-            t, old_res = sla_tick(b, AS_OF)
-            assert old_res == res, (old_res, res)
-            olds.append(t)
-            reset_sla(b, AS_OF)
-            apply_sql(dsn, current)
-        t, rows, _ = bare_update(b, AS_OF)
-        bares.append(t)
-        reset_sla(b, AS_OF)
-    b.say("## 1. The SLA tick on plain PostgreSQL")
-    b.say("")
-    b.say(f"{n_tasks:,} tasks of {tenants:,} tenants, {new:,} newly overdue at the tick (loaded in {secs:.0f} s).")
-    b.say("")
-    b.say("| what | time (median) | vs bare UPDATE |")
-    b.say("| --- | ---: | ---: |")
-    b.say(f"| bare set-based `UPDATE ... WHERE <index key> < T` ({rows:,} rows) | {median(bares):.3f} s | 1.00x |")
-    b.say(f"| SLA tick, UPDATE by (tenant_id, ctid) (now; runs on Citus too): {res['overdueTasks']:,} overdue, "
-          f"{res['slaViolations']:,} SLA | {median(ticks):.3f} s | {median(ticks) / median(bares):.2f}x |")
-    if ctid:
-        b.say(f"| SLA tick, UPDATE by ctid alone (commit {CTID_COMMIT}), same results | {median(olds):.3f} s | "
-              f"{median(olds) / median(bares):.2f}x |")
-    b.say("")
-    verdict = f"tick / bare UPDATE **{median(ticks) / median(bares):.2f}x** (target <= 2x)"
-    if ctid:
-        verdict += (f"; tick now / tick by ctid alone **{median(ticks) / median(olds):.3f}** "
-                    f"(target within 10 %: 0.90 .. 1.10)")
-    b.say(verdict + ".")
-    b.say("")
-    b.say("Runs (s): now " + ", ".join(f"{t:.3f}" for t in ticks) + "; ctid " + ", ".join(f"{t:.3f}" for t in olds)
-          + "; bare " + ", ".join(f"{t:.3f}" for t in bares) + ".")
-    b.say("")
 
 
 def run_all(dsn: str, tenants: int, repeat: int) -> tuple[float, dict, list]:
@@ -145,7 +84,7 @@ def run_all(dsn: str, tenants: int, repeat: int) -> tuple[float, dict, list]:
 def part2(b: Bench, sb, tenants: int, repeat: int) -> None:
     with psycopg.connect(sb.dsn_for("postgres"), autocommit=True) as c:
         if not c.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'citus'").fetchone():
-            b.say("## 2. Single node vs distributed: skipped (Citus is not installed on this server)")
+            b.say("Single node vs distributed: skipped (Citus is not installed on this server)")
             return
         c.execute('DROP DATABASE IF EXISTS "bench_single" WITH (FORCE)')
         c.execute('CREATE DATABASE "bench_single"')
@@ -175,7 +114,7 @@ def part2(b: Bench, sb, tenants: int, repeat: int) -> None:
         dist_secs = time.perf_counter() - t0
         d_load, d_times, d_ticks = run_all(dsn, tenants, repeat)
         n_tasks = Bench(dsn).sql("SELECT count(*) FROM public.tasks")[0][0]
-    b.say("## 2. Single node vs distributed, on this one machine")
+    b.say("## Single node vs distributed, on this one machine")
     b.say("")
     b.say(f"Citus {citus}: coordinator and two workers, all three local sandboxes on the same "
           f"{os.cpu_count()} CPUs, nodes joined by unix socket, {shards} shards per distributed table; "
@@ -197,32 +136,23 @@ def part2(b: Bench, sb, tenants: int, repeat: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tenants", type=int, default=1000, help="part 1: tenants x 1,000 tasks")
-    ap.add_argument("--cluster-tenants", type=int, default=200, help="part 2: tenants x 1,000 tasks")
+    ap.add_argument("--cluster-tenants", type=int, default=100, help="tenants x 1,000 tasks")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--skip-cluster", action="store_true")
-    ap.add_argument("--skip-plain", action="store_true", help="part 2 only")
-    ap.add_argument("--quick", action="store_true", help="20 tenants, one repeat, stdout only")
+    ap.add_argument("--quick", action="store_true", help="10 tenants, one repeat, stdout only")
     args = ap.parse_args()
     if args.quick:
-        args.tenants, args.cluster_tenants, args.repeat = 20, 10, 1
+        args.cluster_tenants, args.repeat = 10, 1
     with sandbox.temporary("bgjobs-bench-citus-") as sb:
         with psycopg.connect(sb.dsn_for("postgres"), autocommit=True) as c:
-            c.execute('CREATE DATABASE "bench_sla"')
             version = c.execute("SELECT current_setting('server_version')").fetchone()[0]
-        dsn = sb.dsn_for("bench_sla")
-        install.install(dsn, Settings(), schedule=False, report=lambda s: None)
-        b = Bench(dsn)
+        b = Bench(sb.dsn_for("postgres"))
         b.say("# bgjobs on Citus: benchmark (issue 13)")
         b.say("")
         b.say(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_citus.py` on "
               f"{os.cpu_count()} CPUs, {platform.machine()}, PostgreSQL {version} (sandboxes, fsync on), a machine "
               "shared with other work. Times are wall clock seen by the client.")
         b.say("")
-        if not args.skip_plain:
-            part1(b, dsn, args.tenants, args.repeat)
-        if not args.skip_cluster:
-            part2(b, sb, args.cluster_tenants, args.repeat)
+        part2(b, sb, args.cluster_tenants, args.repeat)
     if not args.quick:
         RESULTS.write_text("\n".join(b.lines).rstrip() + "\n")
     return 0
