@@ -19,8 +19,10 @@ What stays a plain table on the coordinator (RUNTIME_LOCAL), and why:
   * ``notifications``: the outbox is claimed with ``FOR UPDATE SKIP LOCKED``, which Citus
     does not support across shards; delivery is coordinator work anyway;
   * ``jobs_log``, ``job_heartbeats``, ``app_settings`` and every ``bgjobs.*`` table: the job
-    runtime (runs, locks, registry, alerts, secrets, settings); most have no tenant, and all
-    are small and written by the coordinator's own runs;
+    runtime (runs, locks, registry, alerts, secrets, settings), most without a tenant,
+    written by the coordinator's own runs; ``bgjobs.task_flags`` and
+    ``bgjobs.automation_events`` grow with the tenants' data and are joined with the
+    distributed tables through the coordinator;
   * ``audit_log``: one row per run (no tenant) besides the SLA violations; the coordinator
     writes it.
 
