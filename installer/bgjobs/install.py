@@ -28,7 +28,9 @@ from .settings import DEFAULTS, Settings
 ROLES = ("bgjobs_admin", "bgjobs_viewer", "bgjobs_runner", "bgjobs_deliverer")
 RUNNER = "bgjobs_runner"          # pg_cron runs bgjobs' jobs as this role (LOGIN, no password)
 PINNED_PATH = "pg_catalog, pg_temp"
-SQL_ORDER = ("functions", "jobs", "monitoring", "views", "plpython")
+# The runtime (functions, api, monitoring, views, plpython) and, in sql/app, the seeds'
+# application: its six jobs, the automation-rule runner and its tables' triggers.
+SQL_ORDER = ("functions", "api", "app", "monitoring", "views", "plpython")
 Report = Callable[[str], None]
 
 

@@ -49,7 +49,8 @@ def _s(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-JOBS: tuple[Job, ...] = (
+# The seeds' application: its six business jobs (bodies in sql/app/).
+APP_JOBS: tuple[Job, ...] = (
     Job("check-sla-and-overdue", "job_check_sla_and_overdue", schedule="*/15 * * * *",
         description="Flags overdue tasks and SLA violations, runs automation rules",
         expected_duration=_s(5), timeout=timedelta(minutes=10)),
@@ -69,6 +70,10 @@ JOBS: tuple[Job, ...] = (
         cron_name="update-installment-statuses-daily",
         description="Pending installments past their due date become overdue",
         expected_duration=_s(30)),
+)
+
+# The runtime's own jobs: monitoring, delivery, retention (bodies in sql/monitoring/ and sql/plpython/).
+RUNTIME_JOBS: tuple[Job, ...] = (
     Job("cron-healthcheck", "job_cron_healthcheck", schedule="0 */6 * * *", cron_name="cron-healthcheck-job",
         description="Stale heartbeats (24h), with the runbook's 6h anti-spam", expected_duration=_s(5)),
     Job("check-job-health", "job_check_job_health", schedule="0 * * * *",
@@ -80,6 +85,8 @@ JOBS: tuple[Job, ...] = (
         description="Retention: jobs_log, audit_log, automation_logs, notifications, cron.job_run_details"),
 )
 
+# Both are registered through the same job API (bgjobs.register_job) a DBA uses for their own.
+JOBS: tuple[Job, ...] = APP_JOBS + RUNTIME_JOBS
 BY_NAME = {j.name: j for j in JOBS}
 
 
