@@ -2,13 +2,117 @@ CREATE SCHEMA bgjobs;
 
 CREATE EXTENSION IF NOT EXISTS plpython3u WITH SCHEMA pg_catalog;
 
-CREATE FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+CREATE FUNCTION bgjobs.add_maintenance_window(job_name text, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-  v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours', '6')::numeric * 3600);
-  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved', 'true')::boolean, true);
+  v_job text := nullif(nullif(btrim(add_maintenance_window.job_name), ''), '*');
+  v_id bigint;
+BEGIN
+  PERFORM bgjobs.check_maintenance_job(v_job);
+  IF add_maintenance_window.starts_at IS NULL OR add_maintenance_window.ends_at IS NULL
+     OR NOT isfinite(add_maintenance_window.starts_at) OR NOT isfinite(add_maintenance_window.ends_at)
+     OR add_maintenance_window.ends_at <= add_maintenance_window.starts_at THEN
+    RAISE EXCEPTION 'maintenance window: ends_at must be a finite time after starts_at'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF coalesce(btrim(add_maintenance_window.reason), '') = '' THEN
+    RAISE EXCEPTION 'maintenance window: a reason is required' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO bgjobs.maintenance_windows (job_name, starts_at, ends_at, reason)
+  VALUES (v_job, add_maintenance_window.starts_at, add_maintenance_window.ends_at, btrim(add_maintenance_window.reason))
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.add_recurring_maintenance_window(job_name text, recurrence text, duration interval, reason text, timezone text DEFAULT 'UTC'::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_job text := nullif(nullif(btrim(add_recurring_maintenance_window.job_name), ''), '*');
+  v_f text[] := regexp_split_to_array(btrim(coalesce(add_recurring_maintenance_window.recurrence, '')), '\s+');
+  v_id bigint;
+BEGIN
+  PERFORM bgjobs.check_maintenance_job(v_job);
+  IF cardinality(v_f) <> 5 OR v_f[1] !~ '^\d{1,2}$' OR v_f[2] !~ '^\d{1,2}$'
+     OR v_f[1]::integer > 59 OR v_f[2]::integer > 23
+     OR bgjobs.calendar_field_matches(v_f[3], 1, 1, 31) IS NULL
+     OR bgjobs.calendar_field_matches(v_f[4], 1, 1, 12,
+          ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec']) IS NULL
+     OR bgjobs.calendar_field_matches(v_f[5], 0, 0, 6, ARRAY['sun','mon','tue','wed','thu','fri','sat']) IS NULL THEN
+    RAISE EXCEPTION 'maintenance window: recurrence % is not "minute hour day-of-month month day-of-week" with a single minute and hour',
+                    quote_literal(add_recurring_maintenance_window.recurrence)
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 2 1-7 * sun'': the first Sunday of each month at 02:00';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = add_recurring_maintenance_window.timezone) THEN
+    RAISE EXCEPTION 'maintenance window: unknown time zone %', quote_literal(add_recurring_maintenance_window.timezone)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF add_recurring_maintenance_window.duration IS NULL OR add_recurring_maintenance_window.duration <= interval '0'
+     OR add_recurring_maintenance_window.duration > interval '7 days' THEN
+    RAISE EXCEPTION 'maintenance window: duration must be more than 0 and at most 7 days'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM generate_series(current_date, current_date + 1461, interval '1 day') d(day)
+                  WHERE bgjobs.calendar_field_matches(v_f[3], extract(day FROM d.day)::integer, 1, 31)
+                    AND bgjobs.calendar_field_matches(v_f[4], extract(month FROM d.day)::integer, 1, 12,
+                          ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'])
+                    AND bgjobs.calendar_field_matches(v_f[5], extract(dow FROM d.day)::integer, 0, 6,
+                          ARRAY['sun','mon','tue','wed','thu','fri','sat'])) THEN
+    RAISE EXCEPTION 'maintenance window: recurrence % never falls on a date', quote_literal(add_recurring_maintenance_window.recurrence)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF coalesce(btrim(add_recurring_maintenance_window.reason), '') = '' THEN
+    RAISE EXCEPTION 'maintenance window: a reason is required' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO bgjobs.maintenance_windows (job_name, recurrence, duration, timezone, reason)
+  VALUES (v_job, array_to_string(v_f, ' '), add_recurring_maintenance_window.duration, add_recurring_maintenance_window.timezone,
+          btrim(add_recurring_maintenance_window.reason))
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.app_has_column(p_table text, p_column text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = pg_catalog.to_regclass(pg_catalog.format('public.%I', p_table))
+                    AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped)
+$$;
+
+CREATE FUNCTION bgjobs.app_settings_check() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_err text := bgjobs.check_setting(NEW.key, NEW.value);
+BEGIN
+  IF v_err IS NOT NULL THEN
+    RAISE EXCEPTION 'setting %: %', NEW.key, v_err
+      USING ERRCODE = 'check_violation',
+            HINT = 'bgjobs settings show lists every key with its type and default';
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT bgjobs.apply_alerts(p_as_of, p_rules, p_findings, NULL::text[]) $$;
+
+CREATE FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb, p_subjects text[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours')::numeric * 3600);
+  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved')::boolean, true);
   v_sev           text[] := ARRAY['INFO', 'WARNING', 'CRITICAL'];
   v_at            text := to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
   v_alerts        integer;
@@ -25,6 +129,7 @@ BEGIN
       FROM jsonb_to_recordset(coalesce(p_findings, '[]'::jsonb))
            AS x(subject text, rule text, severity text, display_name text, summary text, details jsonb)
      WHERE x.rule = ANY (p_rules)
+       AND (p_subjects IS NULL OR x.subject = ANY (p_subjects))
      ORDER BY x.subject, x.rule, array_position(v_sev, x.severity) DESC
   ),
   d AS (
@@ -33,12 +138,20 @@ BEGIN
            a.since AS old_since, a.count AS old_count, a.notified_severity AS old_notified_severity,
            a.last_notified_at AS old_notified_at, a.suppressed AS old_suppressed, a.episodes AS old_episodes,
            hb.last_alert_at,
-           EXISTS (SELECT 1 FROM bgjobs.silences s
-                    WHERE (s.job_name IS NULL OR s.job_name = f.subject)
-                      AND s.starts_at <= p_as_of AND s.until > p_as_of) AS is_silenced
+           wh.job_name IS NOT NULL AS watch_hb, wh.last_alert_at AS watch_alert_at,
+           CASE WHEN wh.job_name IS NOT NULL
+                THEN (SELECT max(a2.last_notified_at) FROM bgjobs.alert_state a2 WHERE a2.subject = f.subject)
+           END AS subject_notified_at,
+           (EXISTS (SELECT 1 FROM bgjobs.silences s
+                     WHERE (s.job_name IS NULL OR s.job_name = f.subject)
+                       AND s.starts_at <= p_as_of AND s.until > p_as_of)
+            OR ((SELECT EXISTS (SELECT 1 FROM bgjobs.maintenance_windows))   -- once, not per row
+                AND bgjobs.maintenance_until(f.subject, p_as_of) IS NOT NULL)) AS is_silenced   -- held in a window
       FROM f
       LEFT JOIN bgjobs.alert_state a ON a.subject = f.subject AND a.rule = f.rule
       LEFT JOIN public.job_heartbeats hb ON f.rule = 'stale_heartbeat' AND hb.job_name = f.subject
+      LEFT JOIN public.job_heartbeats wh ON f.rule <> 'stale_heartbeat' AND wh.job_name = f.subject
+                                        AND EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = f.subject)
   ),
   e AS (
     SELECT d.*,
@@ -53,6 +166,9 @@ BEGIN
     SELECT e.*,
            (NOT e.is_silenced AND CASE
               WHEN e.rule = 'stale_heartbeat' THEN e.last_alert_at IS NULL OR p_as_of - e.last_alert_at >= v_window
+              WHEN e.watch_hb AND e.watch_alert_at IS NULL AND e.subject_notified_at IS NOT NULL THEN true
+              WHEN e.watch_hb AND e.watch_alert_at > coalesce(e.subject_notified_at, '-infinity')
+                THEN p_as_of - e.watch_alert_at >= v_window
               WHEN e.cur_count = 0 OR e.escalated THEN true
               ELSE p_as_of - e.old_notified_at >= v_window
             END) AS notify
@@ -84,14 +200,15 @@ BEGIN
     UPDATE public.job_heartbeats h
        SET last_alert_at = p_as_of
       FROM g
-     WHERE g.notify AND g.rule = 'stale_heartbeat' AND h.job_name = g.subject
+     WHERE g.notify AND (g.rule = 'stale_heartbeat' OR g.watch_hb) AND h.job_name = g.subject
     RETURNING 1
   ),
   q AS (
     SELECT bgjobs.enqueue_alert(
-             'job_alert',
+             CASE WHEN g.rule = 'consecutive_failures' AND g.cur_count = 0 THEN 'job_failure' ELSE 'job_alert' END,
              jsonb_build_object(
                'job_name', coalesce(g.display_name, g.subject), 'subject', g.subject, 'rule', g.rule,
+               'error_message', g.details ->> 'last_error',
                'severity', g.severity, 'summary', g.summary, 'details', coalesce(g.details, '{}'::jsonb),
                'alert_time', v_at,
                'since', to_char(g.new_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -119,6 +236,7 @@ BEGIN
      WHERE o.subject = a.subject AND o.rule = a.rule
        AND a.state = 'firing'
        AND a.rule = ANY (p_rules)
+       AND (p_subjects IS NULL OR a.subject = ANY (p_subjects))
        AND NOT EXISTS (SELECT 1
                          FROM jsonb_to_recordset(coalesce(p_findings, '[]'::jsonb)) AS x(subject text, rule text)
                         WHERE x.subject = a.subject AND x.rule = a.rule)
@@ -148,9 +266,27 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION bgjobs.apply_run_alert(p_job_name text, p_as_of timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_findings jsonb;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = p_job_name AND r.enabled) THEN
+    RETURN NULL;
+  END IF;
+  SELECT coalesce(jsonb_agg(to_jsonb(f)), '[]'::jsonb)
+    INTO v_findings
+    FROM bgjobs.detect_job_issues(p_as_of) f
+   WHERE f.subject = p_job_name AND f.rule = 'consecutive_failures';
+  RETURN bgjobs.apply_alerts(p_as_of, ARRAY['consecutive_failures'], v_findings, ARRAY[p_job_name]);
+END;
+$$;
+
 CREATE FUNCTION bgjobs.begin_run(p_job_name text, p_as_of timestamp with time zone, p_trigger text, p_session_lock boolean, OUT run_id uuid, OUT skipped boolean) RETURNS record
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_got boolean;
@@ -161,6 +297,18 @@ BEGIN
       USING ERRCODE = 'undefined_object',
             HINT = 'registered jobs: ' || coalesce((SELECT string_agg(r.job_name, ', ' ORDER BY r.job_name)
                                                     FROM bgjobs.job_registry r), '(none)');
+  END IF;
+  IF p_as_of IS NULL OR NOT isfinite(p_as_of) THEN
+    RAISE EXCEPTION 'as_of must be a finite timestamp, not %', coalesce(p_as_of::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- A manual run as of the future would change business data for good (tasks flagged
+  -- overdue, snapshots dated ahead): refused beyond a day unless the session opts in.
+  IF p_trigger = 'manual' AND p_as_of > now() + interval '1 day'
+     AND coalesce(current_setting('bgjobs.allow_future_as_of', true), '') NOT IN ('on', 'true', '1') THEN
+    RAISE EXCEPTION 'as_of % is more than a day ahead of now: a run as of the future changes business data for good', p_as_of
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'to run it anyway: SET bgjobs.allow_future_as_of = on';
   END IF;
   PERFORM bgjobs.reap_stale_runs(false);
 
@@ -186,10 +334,137 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION bgjobs.claim_notifications(p_as_of timestamp with time zone, p_limit integer, p_deliverer text) RETURNS TABLE(tenant_id uuid, id uuid, channel text, recipient text, template text, payload jsonb, category text, attempts integer, dedupe_key text, created_at timestamp with time zone, timezone text)
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+CREATE FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[] DEFAULT NULL::text[]) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_part text;
+  v_m text[];
+  v_lo integer;
+  v_hi integer;
+  v_step integer;
+  v_field text := lower(btrim(p_field));
+  i integer;
+BEGIN
+  IF p_names IS NOT NULL THEN
+    FOR i IN 1 .. array_length(p_names, 1) LOOP
+      v_field := regexp_replace(v_field, '\m' || p_names[i] || '\M', (p_low + i - 1)::text, 'g');
+    END LOOP;
+  END IF;
+  FOREACH v_part IN ARRAY string_to_array(v_field, ',') LOOP
+    v_m := regexp_match(v_part, '^(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$');
+    IF v_m IS NULL THEN
+      RETURN NULL;
+    END IF;
+    IF v_m[1] = '*' THEN
+      v_lo := p_low; v_hi := p_high;
+    ELSE
+      v_lo := v_m[2]::integer;
+      v_hi := coalesce(v_m[3]::integer, CASE WHEN v_m[4] IS NOT NULL THEN p_high ELSE v_lo END);
+    END IF;
+    v_step := coalesce(v_m[4]::integer, 1);
+    IF v_lo < p_low OR v_hi > p_high + (CASE WHEN p_high = 6 THEN 1 ELSE 0 END) OR v_lo > v_hi OR v_step < 1 THEN
+      RETURN NULL;
+    END IF;
+    IF p_value BETWEEN v_lo AND v_hi AND (p_value - v_lo) % v_step = 0 THEN
+      RETURN true;
+    END IF;
+    IF p_high = 6 AND p_value = 0 AND 7 BETWEEN v_lo AND v_hi AND (7 - v_lo) % v_step = 0 THEN
+      RETURN true;                                    -- weekday 7 is Sunday
+    END IF;
+  END LOOP;
+  RETURN false;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.check_maintenance_job(p_job_name text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+BEGIN
+  IF p_job_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = p_job_name) THEN
+    RAISE EXCEPTION 'maintenance window: unknown job "%"', p_job_name
+      USING ERRCODE = 'undefined_object',
+            HINT = 'registered jobs: ' || coalesce((SELECT string_agg(r.job_name, ', ' ORDER BY r.job_name)
+                                                    FROM bgjobs.job_registry r), '(none)');
+  END IF;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.check_setting(p_key text, p_value text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  s bgjobs.setting_spec%ROWTYPE;
+  v_n numeric;
+  v_bare constant text := '^[^][[:space:]@<>,;:"()\\]+@[^][[:space:]@<>,;:"()\\]+$';
+  v_addr text;
+BEGIN
+  SELECT * INTO s FROM bgjobs.setting_spec WHERE key = p_key;
+  IF NOT FOUND THEN
+    RETURN format('unknown setting %L', p_key);
+  END IF;
+  IF p_value IS NULL THEN
+    RETURN CASE WHEN s.optional THEN NULL ELSE 'must not be NULL' END;
+  END IF;
+  IF strpos(p_value, chr(13)) > 0 OR strpos(p_value, chr(10)) > 0 THEN
+    RETURN 'must be one line (no CR, LF or NUL)';
+  END IF;
+  IF p_value = '' AND (s.optional OR s.type = 'text') THEN
+    RETURN NULL;
+  END IF;
+  CASE s.type
+    WHEN 'integer', 'port', 'number' THEN
+      IF s.type <> 'number' AND p_value !~ '^[+-]?[0-9]+$' THEN
+        RETURN format('must be a whole number, not %L', p_value);
+      ELSIF s.type = 'number' AND p_value !~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$' THEN
+        RETURN format('must be a number, not %L', p_value);
+      END IF;
+      v_n := p_value::numeric;
+      IF (s.min_value IS NOT NULL AND v_n < s.min_value) OR (s.max_value IS NOT NULL AND v_n > s.max_value) THEN
+        RETURN format('must be between %s and %s, not %s', trim_scale(s.min_value), trim_scale(s.max_value), p_value);
+      END IF;
+    WHEN 'boolean' THEN
+      IF p_value NOT IN ('true', 'false') THEN
+        RETURN format('must be true or false, not %L', p_value);
+      END IF;
+    WHEN 'choice' THEN
+      IF NOT p_value = ANY (s.choices) THEN
+        RETURN format('must be one of %s, not %L', array_to_string(s.choices, ', '), p_value);
+      END IF;
+    WHEN 'email' THEN
+      v_addr := coalesce(substring(p_value FROM '^[^<>]*<([^<>]*)>$'), p_value);
+      IF v_addr !~ v_bare THEN
+        RETURN format('must be an e-mail address (name@domain or Name <name@domain>), not %L', p_value);
+      END IF;
+    WHEN 'email_list' THEN
+      IF EXISTS (SELECT 1 FROM unnest(string_to_array(p_value, ',')) a WHERE btrim(a) !~ v_bare) THEN
+        RETURN format('must be e-mail addresses (name@domain) separated by commas, not %L', p_value);
+      END IF;
+    WHEN 'url' THEN
+      IF p_value !~ '^https?://[^[:space:]/?#@]+(/[^[:space:]]*)?$' THEN
+        RETURN format('must be an http:// or https:// URL, not %L', p_value);
+      END IF;
+    WHEN 'host' THEN
+      IF p_value !~ '^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*)$' THEN
+        RETURN format('must be a host name or IP address, not %L', p_value);
+      END IF;
+    ELSE
+      NULL;
+  END CASE;
+  RETURN NULL;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.claim_notifications(p_as_of timestamp with time zone, p_limit integer, p_deliverer text) RETURNS TABLE(tenant_id uuid, id uuid, channel text, recipient text, template text, payload jsonb, category text, attempts integer, dedupe_key text, created_at timestamp with time zone, timezone text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
   WITH c AS (
     SELECT n.tenant_id, n.id
       FROM public.notifications n
@@ -199,13 +474,104 @@ CREATE FUNCTION bgjobs.claim_notifications(p_as_of timestamp with time zone, p_l
      LIMIT greatest(coalesce(p_limit, 100), 1)
        FOR UPDATE SKIP LOCKED
   )
-  UPDATE public.notifications n
-     SET delivered_by = p_deliverer
-    FROM c
-   WHERE n.tenant_id = c.tenant_id AND n.id = c.id
-  RETURNING n.tenant_id, n.id, n.channel, n.recipient, n.template, n.payload, n.category, n.attempts,
-            n.dedupe_key, n.created_at,
-            coalesce((SELECT t.timezone FROM public.tenants t WHERE t.id = n.tenant_id), 'UTC')
+  , claimed AS (
+    UPDATE public.notifications n
+       SET delivered_by = p_deliverer
+      FROM c
+     WHERE n.tenant_id = c.tenant_id AND n.id = c.id
+    RETURNING n.tenant_id, n.id, n.channel, n.recipient, n.template, n.payload, n.category, n.attempts,
+              n.dedupe_key, n.created_at
+  )
+  -- a join, not a correlated subquery: tenants may be distributed (Citus)
+  SELECT cl.tenant_id, cl.id, cl.channel, cl.recipient, cl.template, cl.payload, cl.category, cl.attempts,
+         cl.dedupe_key, cl.created_at, coalesce(z.timezone, 'UTC')
+    FROM claimed cl
+    LEFT JOIN (SELECT t.id, t.timezone FROM public.tenants t) z ON z.id = cl.tenant_id;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.cron_apply(p_job_name text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  r      bgjobs.job_registry%ROWTYPE;
+  v_name text;
+  v_id   bigint;
+  v_db   text;
+  v_cmd  text;
+BEGIN
+  SELECT * INTO r FROM bgjobs.job_registry j WHERE j.job_name = p_job_name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown job "%"', p_job_name USING ERRCODE = 'undefined_object';
+  END IF;
+  IF to_regclass('cron.job') IS NULL OR NOT has_schema_privilege('cron', 'USAGE')
+     OR to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL
+     OR to_regprocedure('cron.alter_job(bigint,text,text,text,text,boolean)') IS NULL
+     OR NOT has_function_privilege('cron.schedule_in_database(text,text,text,text,text,boolean)', 'EXECUTE')
+     OR NOT has_function_privilege('cron.alter_job(bigint,text,text,text,text,boolean)', 'EXECUTE') THEN
+    RETURN NULL;
+  END IF;
+  v_name := coalesce(r.cron_jobname, r.job_name);
+  EXECUTE 'SELECT j.jobid, j.database::text FROM cron.job j WHERE j.jobname = $1 AND j.username = current_user'
+     INTO v_id, v_db USING v_name;
+  IF v_id IS NOT NULL AND v_db <> current_database() THEN
+    v_name := v_name || '@' || current_database();
+    v_id := NULL;
+    EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = $1 AND j.username = current_user'
+       INTO v_id USING v_name;
+  END IF;
+  v_cmd := format('CALL bgjobs.run_scheduled_job(%L)', r.job_name);
+  IF v_id IS NULL THEN
+    EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, NULL, $5)'
+      USING v_name, coalesce(r.tick, r.schedule), v_cmd, current_database(), r.enabled;
+  ELSE
+    EXECUTE 'SELECT cron.alter_job($1, $2, $3, $4, NULL, $5)'
+      USING v_id, coalesce(r.tick, r.schedule), v_cmd, current_database(), CASE WHEN r.enabled THEN NULL ELSE false END;
+  END IF;
+  RETURN v_name;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) RETURNS text
+    LANGUAGE plpython3u STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+if 'bgjobs_mod:bgjobs_schedule:<sha256>' not in GD:
+    import sys as _sys, types as _types
+    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
+    _mod = _types.ModuleType('bgjobs_schedule')
+    _mod.__file__ = 'plpython/bgjobs_schedule.py'
+    exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
+    _sys.modules['bgjobs_schedule'] = _mod
+    GD['bgjobs_mod:bgjobs_schedule:<sha256>'] = _mod
+bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:<sha256>']
+if p_schedule is None or not p_schedule.strip():
+    return "invalid cron expression: it is empty"
+err = bgjobs_schedule.validate_cron(p_schedule)
+if err:
+    return err
+if p_timezone != "tenant":
+    err = bgjobs_schedule.validate_timezone(p_timezone)
+    if err:
+        return err + " (an IANA zone such as Europe/Berlin, or tenant)"
+return None
+$$;
+
+CREATE FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) RETURNS double precision
+    LANGUAGE plpython3u STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+if 'bgjobs_mod:bgjobs_schedule:<sha256>' not in GD:
+    import sys as _sys, types as _types
+    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
+    _mod = _types.ModuleType('bgjobs_schedule')
+    _mod.__file__ = 'plpython/bgjobs_schedule.py'
+    exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
+    _sys.modules['bgjobs_schedule'] = _mod
+    GD['bgjobs_mod:bgjobs_schedule:<sha256>'] = _mod
+bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:<sha256>']
+return bgjobs_schedule.fire_epoch(p_schedule, p_timezone, p_at, p_forward is not False)
 $$;
 
 CREATE FUNCTION bgjobs.cron_jobs() RETURNS TABLE(jobid bigint, jobname text, schedule text, command text, database text, username text, active boolean)
@@ -213,86 +579,157 @@ CREATE FUNCTION bgjobs.cron_jobs() RETURNS TABLE(jobid bigint, jobname text, sch
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-  IF to_regclass('cron.job') IS NULL THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'cron' AND c.relname = 'job')
+     OR NOT has_schema_privilege('cron', 'USAGE') THEN
     RETURN;
   END IF;
   RETURN QUERY EXECUTE
-    'SELECT j.jobid, j.jobname::text, j.schedule::text, j.command::text, j.database::text, j.username::text, j.active FROM cron.job j';
+    'SELECT j.jobid, j.jobname::text, j.schedule::text, j.command::text, j.database::text, j.username::text, j.active
+       FROM cron.job j
+      WHERE j.database = current_database() AND j.username = current_user';
 END;
 $$;
 
-CREATE FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) RETURNS timestamp with time zone
+CREATE FUNCTION bgjobs.cron_max_gap(p_schedule text, p_timezone text) RETURNS interval
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT make_interval(secs => bgjobs.cron_max_gap_seconds(p_schedule, p_timezone))
+$$;
+
+CREATE FUNCTION bgjobs.cron_max_gap_seconds(p_schedule text, p_timezone text) RETURNS double precision
     LANGUAGE plpython3u STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-if 'bgjobs_mod:bgjobs_schedule:6b01df588deb0afb' not in GD:
+if 'bgjobs_mod:bgjobs_schedule:<sha256>' not in GD:
     import sys as _sys, types as _types
     _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
     _mod = _types.ModuleType('bgjobs_schedule')
     _mod.__file__ = 'plpython/bgjobs_schedule.py'
     exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
     _sys.modules['bgjobs_schedule'] = _mod
-    GD['bgjobs_mod:bgjobs_schedule:6b01df588deb0afb'] = _mod
-bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:6b01df588deb0afb']
-return bgjobs_schedule.next_fire(p_schedule, p_timezone, p_after).isoformat()
+    GD['bgjobs_mod:bgjobs_schedule:<sha256>'] = _mod
+bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:<sha256>']
+gap = bgjobs_schedule.max_gap(p_schedule, p_timezone or "UTC")
+return None if gap is None else gap.total_seconds()
+$$;
+
+CREATE FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+SELECT to_timestamp(bgjobs.cron_fire_epoch(p_schedule, p_timezone, extract(epoch FROM p_after), true))
 $$;
 
 CREATE FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) RETURNS timestamp with time zone
-    LANGUAGE plpython3u STABLE
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-if 'bgjobs_mod:bgjobs_schedule:6b01df588deb0afb' not in GD:
-    import sys as _sys, types as _types
-    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
-    _mod = _types.ModuleType('bgjobs_schedule')
-    _mod.__file__ = 'plpython/bgjobs_schedule.py'
-    exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
-    _sys.modules['bgjobs_schedule'] = _mod
-    GD['bgjobs_mod:bgjobs_schedule:6b01df588deb0afb'] = _mod
-bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:6b01df588deb0afb']
-fire = bgjobs_schedule.prev_fire(p_schedule, p_timezone, p_at)
-return None if fire is None else fire.isoformat()
+SELECT to_timestamp(bgjobs.cron_fire_epoch(p_schedule, p_timezone, extract(epoch FROM p_at), false))
 $$;
+
+CREATE FUNCTION bgjobs.cron_remove(p_cron_jobname text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_id bigint;
+BEGIN
+  IF to_regclass('cron.job') IS NULL OR NOT has_schema_privilege('cron', 'USAGE') THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE 'SELECT j.jobid FROM cron.job j WHERE j.jobname = $1 AND j.username = current_user '
+          'AND j.database = current_database()'
+     INTO v_id USING p_cron_jobname;
+  IF v_id IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT cron.unschedule($1::bigint)' USING v_id;
+  RETURN true;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.cron_watch_jobs(p_as_of timestamp with time zone DEFAULT now(), p_runs integer DEFAULT 13) RETURNS TABLE(jobid bigint, jobname text, database text, username text, schedule text, active boolean, starts timestamp with time zone[], ends timestamp with time zone[], statuses text[], last_error text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+BEGIN
+  IF to_regclass('cron.job') IS NULL OR to_regclass('cron.job_run_details') IS NULL
+     OR NOT has_schema_privilege('cron', 'USAGE') THEN
+    RETURN;
+  END IF;
+  RETURN QUERY EXECUTE $q$
+    SELECT j.jobid, j.jobname::text, j.database::text, j.username::text, j.schedule::text, j.active,
+           coalesce(r.starts, '{}'), coalesce(r.ends, '{}'), coalesce(r.statuses, '{}'),
+           (SELECT left(regexp_replace(regexp_replace(split_part(coalesce(m.return_message, ''), E'\n', 1),
+                                                      '"[^"]*"', '"…"', 'g'),
+                                       '''[^'']*''', '''…''', 'g'), 200)
+              FROM cron.job_run_details m WHERE m.runid = r.failed_runid)
+      FROM cron.job j
+      LEFT JOIN LATERAL (
+        SELECT array_agg(d.start_time ORDER BY d.runid DESC) AS starts,
+               array_agg(d.end_time ORDER BY d.runid DESC) AS ends,
+               array_agg(CASE WHEN d.status = 'succeeded' THEN 'success'
+                              WHEN d.status = 'failed' THEN 'failed' ELSE 'running' END
+                         ORDER BY d.runid DESC) AS statuses,
+               max(d.runid) FILTER (WHERE d.status = 'failed') AS failed_runid
+          FROM (SELECT x.runid, x.start_time, x.end_time, x.status
+                  FROM cron.job_run_details x
+                 WHERE x.jobid = j.jobid AND (x.start_time IS NULL OR x.start_time <= $1)
+                 ORDER BY x.runid DESC
+                 LIMIT $2) d
+        ) r ON $2 > 0
+     WHERE j.command NOT LIKE 'CALL bgjobs.run_scheduled_job(%'
+  $q$
+    USING p_as_of, greatest(coalesce(p_runs, 0), 0);
+END;
+$_$;
 
 CREATE FUNCTION bgjobs.delivery_config() RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object(
     'slack_webhook_url', bgjobs.get_secret('SLACK_WEBHOOK_URL'),
     'webhook_url', coalesce(bgjobs.get_secret('WEBHOOK_URL'), bgjobs.get_setting('webhook_url')),
     'whatsapp_webhook_url', coalesce(bgjobs.get_secret('WHATSAPP_WEBHOOK_URL'), bgjobs.get_setting('whatsapp_webhook_url')),
-    'email_transport', bgjobs.get_setting('email_transport', 'smtp'),
-    'smtp_host', bgjobs.get_setting('smtp_host', 'localhost'),
-    'smtp_port', bgjobs.get_setting('smtp_port', '25'),
-    'smtp_starttls', bgjobs.get_setting('smtp_starttls', 'false'),
-    'smtp_ssl', bgjobs.get_setting('smtp_ssl', 'false'),
+    'email_transport', bgjobs.get_setting('email_transport'),
+    'smtp_host', bgjobs.get_setting('smtp_host'),
+    'smtp_port', bgjobs.get_setting('smtp_port'),
+    'smtp_starttls', bgjobs.get_setting('smtp_starttls'),
+    'smtp_ssl', bgjobs.get_setting('smtp_ssl'),
     'smtp_username', bgjobs.get_secret('SMTP_USERNAME'),
     'smtp_password', bgjobs.get_secret('SMTP_PASSWORD'),
-    'alert_email_from', bgjobs.get_setting('alert_email_from', 'bgjobs@localhost'),
+    'alert_email_from', bgjobs.get_setting('alert_email_from'),
     'alert_email_to', bgjobs.get_setting('alert_email_to'),
     'resend_api_key', bgjobs.get_secret('RESEND_API_KEY'),
     'resend_from', coalesce(bgjobs.get_secret('RESEND_FROM'), bgjobs.get_setting('alert_email_from')),
-    'resend_base_url', bgjobs.get_setting('resend_base_url', 'https://api.resend.com'),
-    'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds', '10')::numeric, 10), 10),
-    'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size', '100')::integer, 100), 1),
-    'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts', '8')::integer, 8), 1),
-    'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds', '30')::integer, 30),
-    'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds', '3600')::integer, 3600)))
+    'resend_base_url', bgjobs.get_setting('resend_base_url'),
+    'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds')::numeric, 10), 10),
+    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds'),
+    'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size')::integer, 100), 1),
+    'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts')::integer, 8), 1),
+    'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds')::integer, 30),
+    'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds')::integer, 3600)))
 $$;
 
 CREATE FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
     AS $$
 WITH cfg AS (
-  SELECT greatest(bgjobs.get_setting('consecutive_failures_critical', '3')::integer, 1) AS fail_crit,
-         bgjobs.get_setting('slow_run_warning_factor', '1.5')::numeric AS slow_warn,
-         bgjobs.get_setting('slow_run_critical_factor', '2')::numeric AS slow_crit
+  SELECT greatest(bgjobs.get_setting('consecutive_failures_critical')::integer, 1) AS fail_crit,
+         bgjobs.get_setting('slow_run_warning_factor')::numeric AS slow_warn,
+         bgjobs.get_setting('slow_run_critical_factor')::numeric AS slow_crit
 ),
 r AS (
-  SELECT * FROM bgjobs.job_registry WHERE enabled
+  -- a paused job raises nothing; after a pause its slots count from the pause's end
+  SELECT *, bgjobs.slots_floor(slots_from, paused_from, paused_until, p_as_of) AS floor
+    FROM bgjobs.job_registry
+   WHERE enabled AND NOT bgjobs.job_paused(paused_from, paused_until, p_as_of)
 ),
 sched AS (
   -- the latest fire strictly more than grace before as_of
@@ -304,7 +741,7 @@ h AS (
   -- the last runs of each job, newest first: enough for the failure streak and the last 3
   -- successful durations; 13 when the expected duration is the job's own p95 (runs 4..13).
   -- The subquery's order feeds the aggregates (no per-aggregate sort).
-  SELECT r.job_name, r.registered_at, r.tenant_local, r.schedule, r.timezone, r.grace, r.expected_interval,
+  SELECT r.job_name, r.registered_at, r.floor, r.tenant_local, r.schedule, r.timezone, r.grace, r.expected_interval,
          extract(epoch FROM r.expected_duration)::numeric AS expected_s,
          x.last_eff, x.completed, x.sdurs
     FROM r
@@ -329,8 +766,8 @@ missed AS (
          coalesce(h.last_eff, h.registered_at) AS ref,
          s.expected_at,
          CASE WHEN s.expected_at IS NOT NULL
-              THEN coalesce(h.last_eff, h.registered_at) < s.expected_at - interval '30 seconds'
-              ELSE p_as_of - coalesce(h.last_eff, h.registered_at) > h.expected_interval + h.grace
+              THEN greatest(coalesce(h.last_eff, h.registered_at), h.floor) < s.expected_at - interval '30 seconds'
+              ELSE p_as_of - greatest(coalesce(h.last_eff, h.registered_at), h.floor) > h.expected_interval + h.grace
          END AS is_missed,
          h.last_eff, h.schedule, h.grace, h.expected_interval, h.tenant_local
     FROM h
@@ -379,6 +816,11 @@ SELECT m.job_name, 'missed_run', 'CRITICAL', m.job_name,
          'grace', m.grace::text)
   FROM missed m
  WHERE m.is_missed
+   -- no missed run inside a maintenance window, nor for a slot that fell in one
+   -- (the uncorrelated EXISTS is evaluated once: no window at all costs nothing per job)
+   AND (NOT (SELECT EXISTS (SELECT 1 FROM bgjobs.maintenance_windows))
+        OR (bgjobs.maintenance_until(m.job_name, p_as_of) IS NULL
+            AND (m.expected_at IS NULL OR bgjobs.maintenance_until(m.job_name, m.expected_at) IS NULL)))
 UNION ALL
 SELECT f.job_name, 'consecutive_failures',
        CASE WHEN f.n >= c.fail_crit THEN 'CRITICAL' ELSE 'WARNING' END,
@@ -413,7 +855,7 @@ $$;
 
 CREATE FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamp with time zone) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 SELECT h.job_name, 'stale_heartbeat', 'WARNING', h.job_name,
        format('%s has not reported a heartbeat for %s hours (last %s, status %s; stale after %s)',
@@ -428,21 +870,26 @@ SELECT h.job_name, 'stale_heartbeat', 'WARNING', h.job_name,
   LEFT JOIN bgjobs.job_registry r ON r.job_name = h.job_name
  CROSS JOIN LATERAL (
    SELECT coalesce(r.stale_after,
-                   make_interval(secs => bgjobs.get_setting('heartbeat_stale_hours', '24')::numeric * 3600)) AS stale_after
+                   make_interval(secs => bgjobs.get_setting('heartbeat_stale_hours')::numeric * 3600)) AS stale_after
  ) s
  WHERE r.enabled IS DISTINCT FROM false
    AND h.last_run_at < p_as_of - s.stale_after
+   -- monitor-only jobs have their own missed check-in rule (bgjobs.detect_watch_issues)
+   AND NOT EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = h.job_name)
 $$;
 
 CREATE FUNCTION bgjobs.detect_system_issues(p_as_of timestamp with time zone) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
     AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
 WITH cfg AS (
-  SELECT bgjobs.get_setting('success_rate_warning_pct', '90')::numeric AS rate_warn,
-         bgjobs.get_setting('delivery_rate_info_pct', '99')::numeric AS delivery_info,
-         bgjobs.get_setting('rule_storm_per_hour', '10')::integer AS storm
+  SELECT bgjobs.get_setting('success_rate_warning_pct')::numeric AS rate_warn,
+         bgjobs.get_setting('delivery_rate_info_pct')::numeric AS delivery_info,
+         bgjobs.get_setting('rule_storm_per_hour')::integer AS storm
 ),
 runs AS (
   SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS completed,
@@ -514,19 +961,142 @@ SELECT format('analytics:%s:%s', a.tenant_id, a.metric_type), 'analytics_anomaly
            AND s.snapshot_date <= (p_as_of AT TIME ZONE 'UTC')::date + 1
          ORDER BY s.tenant_id, s.metric_type, s.snapshot_date DESC) a
   LEFT JOIN public.tenants t ON t.id = a.tenant_id
- WHERE a.metric_value ->> 'anomaly_detected' = 'true'
+ WHERE a.metric_value ->> 'anomaly_detected' = 'true';
+END;
 $$;
+
+CREATE FUNCTION bgjobs.detect_watch_issues(p_as_of timestamp with time zone) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+WITH cfg AS (
+  SELECT greatest(bgjobs.get_setting('consecutive_failures_critical')::integer, 1) AS fail_crit,
+         bgjobs.get_setting('slow_run_warning_factor')::numeric AS slow_warn,
+         bgjobs.get_setting('slow_run_critical_factor')::numeric AS slow_crit,
+         bgjobs.get_setting('short_run_factor')::numeric AS short_factor,
+         make_interval(mins => bgjobs.get_setting('watch_timeout_minutes')::integer) AS timeout
+),
+t AS MATERIALIZED (
+  SELECT w.* FROM cfg, bgjobs.watch_targets(p_as_of, greatest(13, cfg.fail_crit + 1)) w
+),
+a AS (
+  SELECT t.subject, t.kind, t.schedule, t.timezone, t.grace, t.active, t.ref_at, t.last_error,
+         x.last_eff, coalesce(x.completed, '{}') AS completed, coalesce(x.sdurs, '{}') AS sdurs, x.open_since,
+         CASE WHEN t.schedule ~* '^\s*[0-9]+\s+seconds?\s*$'
+              THEN make_interval(secs => substring(t.schedule FROM '[0-9]+')::integer) END AS every,
+         p_as_of - t.grace - interval '1 microsecond' AS at
+    FROM t
+   CROSS JOIN LATERAL (
+     SELECT max(coalesce(u.s, u.e)) AS last_eff,
+            array_agg(u.st ORDER BY u.i) FILTER (WHERE u.st IN ('success', 'failed')) AS completed,
+            array_agg(extract(epoch FROM u.e - u.s)::numeric ORDER BY u.i)
+              FILTER (WHERE u.st = 'success' AND u.s IS NOT NULL AND u.e IS NOT NULL) AS sdurs,
+            max(u.s) FILTER (WHERE u.i = 1 AND u.st = 'running') AS open_since
+       FROM unnest(t.starts, t.ends, t.statuses) WITH ORDINALITY AS u(s, e, st, i)
+   ) x
+),
+m AS (
+  SELECT a.*,
+         CASE WHEN a.every IS NOT NULL THEN p_as_of - a.grace - a.every
+              WHEN c.schedule IS NULL OR c.error IS NOT NULL OR c.prev_fire IS NULL THEN NULL
+              WHEN c.prev_fire <= a.at AND c.next_fire > a.at THEN c.prev_fire
+              ELSE bgjobs.cron_prev(a.schedule, a.timezone, a.at)
+         END AS expected_at
+    FROM a
+    LEFT JOIN bgjobs.schedule_cache c ON c.schedule = a.schedule AND c.timezone = a.timezone
+),
+b AS (
+  SELECT a.subject,
+         (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY d)::numeric FROM unnest(a.sdurs[4:13]) d) AS p95_earlier,
+         (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric FROM unnest(a.sdurs[4:13]) d) AS p50_earlier,
+         (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY d)::numeric FROM unnest(a.sdurs) d) AS p95_all
+    FROM a
+   WHERE cardinality(a.sdurs) >= 1 OR a.open_since IS NOT NULL
+)
+SELECT m.subject, 'missed_run', 'CRITICAL', m.subject,
+       format('%s %s%s; expected %s at %s (schedule %s, grace %s)%s', m.subject,
+              CASE WHEN m.kind = 'watch' THEN 'has not checked in' ELSE 'has not run' END,
+              CASE WHEN m.last_eff IS NULL THEN format(' since it was %s %s hours ago',
+                                                       CASE WHEN m.kind = 'watch' THEN 'registered' ELSE 'first seen' END,
+                                                       round(extract(epoch FROM p_as_of - m.ref_at) / 3600, 1))
+                   ELSE format(' for %s hours (last %s)', round(extract(epoch FROM p_as_of - m.last_eff) / 3600, 1),
+                               to_char(m.last_eff AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')) END,
+              CASE WHEN m.kind = 'watch' THEN 'a check-in' ELSE 'a run' END,
+              to_char(m.expected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), m.schedule, m.grace,
+              CASE WHEN NOT m.active THEN ' - the job is inactive in cron.job' ELSE '' END),
+       jsonb_build_object('kind', m.kind, 'last_run_at', m.last_eff, 'expected_at', m.expected_at,
+                          'schedule', m.schedule, 'timezone', m.timezone, 'grace', m.grace::text, 'active', m.active,
+                          'hours_since_last_run', round(extract(epoch FROM p_as_of - coalesce(m.last_eff, m.ref_at)) / 3600, 1))
+  FROM m
+ WHERE m.expected_at IS NOT NULL AND coalesce(m.last_eff, m.ref_at) < m.expected_at - interval '30 seconds'
+UNION ALL
+SELECT f.subject, 'consecutive_failures', CASE WHEN f.n >= c.fail_crit THEN 'CRITICAL' ELSE 'WARNING' END, f.subject,
+       CASE WHEN f.n = 1 THEN format('%s failed: %s', f.subject, coalesce(f.last_error, '(no message)'))
+            ELSE format('%s failed %s times in a row; last error: %s', f.subject, f.n, coalesce(f.last_error, '(no message)'))
+       END,
+       jsonb_build_object('kind', f.kind, 'consecutive_failures', f.n, 'critical_after', c.fail_crit,
+                          'last_error', f.last_error)
+  FROM (SELECT a.subject, a.kind, a.last_error,
+               coalesce(array_position(a.completed, 'success') - 1, cardinality(a.completed)) AS n
+          FROM a) f
+ CROSS JOIN cfg c
+ WHERE f.n >= 1
+UNION ALL
+SELECT a.subject, 'stuck_run', 'CRITICAL', a.subject,
+       format('%s started at %s and has not finished after %s (%s)', a.subject,
+              to_char(a.open_since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+              date_trunc('second', p_as_of - a.open_since),
+              CASE WHEN cardinality(a.sdurs) >= 5 THEN format('its runs usually take up to %ss', round(b.p95_all, 1))
+                   ELSE format('timeout %s', c.timeout) END),
+       jsonb_build_object('kind', a.kind, 'started_at', a.open_since,
+                          'running_seconds', round(extract(epoch FROM p_as_of - a.open_since)::numeric, 1),
+                          'usual_seconds', round(b.p95_all, 3))
+  FROM a
+  JOIN b ON b.subject = a.subject
+ CROSS JOIN cfg c
+ WHERE a.open_since IS NOT NULL
+   AND p_as_of - a.open_since > CASE WHEN cardinality(a.sdurs) >= 5
+                                     THEN make_interval(secs => greatest(c.slow_crit * b.p95_all, b.p95_all + 300))
+                                     ELSE c.timeout END
+UNION ALL
+SELECT a.subject, 'slow_run',
+       CASE WHEN cardinality(a.sdurs) >= 3 AND a.sdurs[1] > c.slow_crit * b.p95_earlier
+             AND a.sdurs[2] > c.slow_crit * b.p95_earlier AND a.sdurs[3] > c.slow_crit * b.p95_earlier
+            THEN 'CRITICAL' ELSE 'WARNING' END,
+       a.subject,
+       format('%s took %ss, %sx its usual %ss (p95 of its earlier runs)', a.subject, round(a.sdurs[1], 3),
+              round(a.sdurs[1] / b.p95_earlier, 2), round(b.p95_earlier, 3)),
+       jsonb_build_object('kind', a.kind, 'last_duration_seconds', round(a.sdurs[1], 3),
+                          'expected_seconds', round(b.p95_earlier, 3), 'expected_from', 'p95 of earlier runs')
+  FROM a
+  JOIN b ON b.subject = a.subject
+ CROSS JOIN cfg c
+ WHERE cardinality(a.sdurs[4:13]) >= 5 AND b.p95_earlier > 0 AND a.sdurs[1] > c.slow_warn * b.p95_earlier
+UNION ALL
+SELECT a.subject, 'short_run', 'WARNING', a.subject,
+       format('%s took only %ss, 1/%s of its usual %ss (median of its earlier runs)', a.subject, round(a.sdurs[1], 3),
+              round(b.p50_earlier / greatest(a.sdurs[1], 0.001), 1), round(b.p50_earlier, 3)),
+       jsonb_build_object('kind', a.kind, 'last_duration_seconds', round(a.sdurs[1], 3),
+                          'median_seconds', round(b.p50_earlier, 3), 'short_run_factor', c.short_factor)
+  FROM a
+  JOIN b ON b.subject = a.subject
+ CROSS JOIN cfg c
+ WHERE cardinality(a.sdurs[4:13]) >= 5 AND b.p50_earlier >= 1 AND a.sdurs[1] < b.p50_earlier / c.short_factor
+$_$;
 
 CREATE FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) RETURNS uuid[]
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_local_time time;
   v_tenant_local boolean;
   v_due uuid[];
+  v_floor timestamptz;
 BEGIN
-  SELECT r.tenant_local, r.local_time INTO v_tenant_local, v_local_time
+  SELECT r.tenant_local, r.local_time, bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
+    INTO v_tenant_local, v_local_time, v_floor
     FROM bgjobs.job_registry r WHERE r.job_name = p_job_name;
   IF NOT coalesce(v_tenant_local, false) THEN
     RETURN NULL;
@@ -536,6 +1106,7 @@ BEGIN
     FROM public.tenants t
     CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
    WHERE l.local_now >= l.local_now::date + v_local_time
+     AND (v_floor = '-infinity' OR (l.local_now::date + v_local_time) AT TIME ZONE t.timezone >= v_floor)
      AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
                       WHERE r.tenant_id = t.id AND r.job_name = p_job_name
                         AND r.local_date = l.local_now::date);
@@ -543,16 +1114,51 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION bgjobs.due_work(p_job_name text, p_as_of timestamp with time zone, OUT due boolean, OUT tenants uuid[], OUT slot timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  r bgjobs.job_registry%ROWTYPE;
+BEGIN
+  SELECT * INTO r FROM bgjobs.job_registry j WHERE j.job_name = p_job_name;
+  IF NOT FOUND THEN
+    due := true;
+    RETURN;
+  END IF;
+  IF bgjobs.job_paused(r.paused_from, r.paused_until, p_as_of) THEN
+    due := false;
+    RETURN;
+  END IF;
+  IF r.tenant_local THEN
+    tenants := bgjobs.due_tenants(p_job_name, p_as_of);
+    due := cardinality(tenants) > 0;
+    RETURN;
+  END IF;
+  IF r.tick IS NOT NULL THEN
+    slot := bgjobs.cron_prev(r.schedule, r.timezone, p_as_of);
+    IF slot IS NULL
+       OR slot < bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
+       OR EXISTS (SELECT 1 FROM bgjobs.job_slots s WHERE s.job_name = p_job_name AND s.slot = due_work.slot) THEN
+      slot := NULL;
+      due := false;
+      RETURN;
+    END IF;
+  END IF;
+  due := true;
+END;
+$$;
+
 CREATE FUNCTION bgjobs.enqueue_alert(p_template text, p_payload jsonb, p_dedupe_key text) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_n integer := 0;
   v_rows integer;
   v_email text := bgjobs.get_setting('alert_email_to');
 BEGIN
-  IF EXISTS (SELECT 1 FROM bgjobs.secrets WHERE name = 'SLACK_WEBHOOK_URL') THEN
+  IF bgjobs.secret_is_set('SLACK_WEBHOOK_URL') THEN
     INSERT INTO public.notifications (channel, recipient, template, payload, dedupe_key, category)
     VALUES ('slack', NULL, p_template, p_payload, p_dedupe_key || ':slack', 'alert')
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING;
@@ -573,8 +1179,8 @@ END;
 $$;
 
 CREATE FUNCTION bgjobs.execute_run(p_run_id uuid, p_job_name text, p_as_of timestamp with time zone, p_tenants uuid[] DEFAULT NULL::uuid[], p_mark_tenants boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
   v_job      bgjobs.job_registry%ROWTYPE;
@@ -588,17 +1194,26 @@ DECLARE
   v_ms       integer;
   v_records  integer := 0;
   v_response jsonb;
+  v_sig      text;
+  v_call     text;
 BEGIN
   SELECT * INTO v_job FROM bgjobs.job_registry WHERE job_name = p_job_name;
 
   BEGIN
-    IF to_regproc(format('%I.%I', v_job.function_schema, v_job.function_name)) IS NULL THEN
+    v_sig := (ARRAY['', 'timestamptz', 'timestamptz, uuid[]'])[v_job.body_args + 1];
+    IF to_regprocedure(format('%I.%I(%s)', v_job.function_schema, v_job.function_name, v_sig)) IS NULL THEN
       RAISE EXCEPTION 'job "%" is not implemented yet', p_job_name
         USING ERRCODE = 'feature_not_supported',
-              DETAIL = format('function %I.%I(timestamptz, uuid[]) does not exist',
-                              v_job.function_schema, v_job.function_name);
+              DETAIL = format('function %I.%I(%s) does not exist',
+                              v_job.function_schema, v_job.function_name, v_sig);
     END IF;
-    EXECUTE format('SELECT %I.%I($1, $2)', v_job.function_schema, v_job.function_name)
+    v_call := format('%I.%I(%s)', v_job.function_schema, v_job.function_name,
+                     (ARRAY['', '$1', '$1, $2'])[v_job.body_args + 1]);
+    EXECUTE CASE v_job.body_returns
+              WHEN 'jsonb' THEN 'SELECT ' || v_call
+              WHEN 'integer' THEN 'SELECT pg_catalog.jsonb_build_object(''recordsUpdated'', ' || v_call || ')'
+              ELSE 'SELECT ''{}''::jsonb FROM (SELECT ' || v_call || ' OFFSET 0) s'
+            END
        INTO v_results USING p_as_of, p_tenants;
     v_results := coalesce(v_results, '{}'::jsonb);
     IF p_mark_tenants AND p_tenants IS NOT NULL THEN
@@ -666,7 +1281,7 @@ $_$;
 
 CREATE FUNCTION bgjobs.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) RETURNS integer
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_logged integer;
@@ -676,41 +1291,62 @@ BEGIN
   END IF;
 
   WITH ev AS (
-    SELECT *
+    -- an event key given twice in one batch is one occurrence
+    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
+           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
       FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
-           AS e(tenant_id, event, entity_type, entity_id, event_key, data)
+           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
+     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
   ),
-  fired AS (
-    SELECT e.*, r.id AS rule_id, r.rule_name, x.executed, x.error
-      FROM ev e
-      JOIN public.automation_rules r
-        ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event AND r.is_active
+  rule_rows AS MATERIALIZED (
+    -- actions: a column the seeds' rules have and the contract does not require (read with
+    -- to_jsonb here, apart from the LATERAL below: on Citus a table function's argument
+    -- must be immutable over distributed rows)
+    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, to_jsonb(r) -> 'actions' AS actions
+      FROM public.automation_rules r
+     WHERE r.is_active
+       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
+  ),
+  rules AS MATERIALIZED (
+    -- each rule's actions, worked out once per rule rather than once per event
+    SELECT rr.tenant_id, rr.rule_id, rr.rule_name, rr.trigger_event, x.executed, x.error
+      FROM rule_rows rr
      CROSS JOIN LATERAL (
        SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
                          'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
                          'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
               string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
                 FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
-         FROM jsonb_array_elements(CASE jsonb_typeof(r.actions) WHEN 'array' THEN r.actions ELSE '[]'::jsonb END)
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rr.actions) = 'array' THEN rr.actions ELSE '[]'::jsonb END)
               WITH ORDINALITY AS a(action, ord)
      ) x
   ),
-  logged AS (
-    INSERT INTO public.automation_logs AS l
-           (tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message,
-            executed_at, entity_type, entity_id, event_data, event_key)
-    SELECT f.tenant_id, f.rule_id, f.rule_name, f.event,
-           CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
-           f.executed, f.error, p_as_of, f.entity_type, f.entity_id, f.data, f.event_key
-      FROM fired f
-    ON CONFLICT (tenant_id, rule_id, event_key) WHERE event_key IS NOT NULL DO NOTHING
-    RETURNING l.id, l.tenant_id, l.rule_id, l.rule_name, l.trigger_event, l.entity_type, l.entity_id,
-              l.event_data, l.event_key, l.actions_executed
+  fired AS MATERIALIZED (
+    SELECT e.*, r.rule_id, r.rule_name, r.executed, r.error, gen_random_uuid() AS log_id
+      FROM ev e
+      JOIN rules r ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event
+     -- a rule that already ran for this event key is left out (runs of a job never overlap;
+     -- the unique index on the keys is the backstop)
+     WHERE NOT EXISTS (SELECT 1 FROM bgjobs.automation_events ae
+                        WHERE ae.tenant_id = e.tenant_id AND ae.rule_id = r.rule_id AND ae.event_key = e.event_key)
   ),
-  actions AS (
-    SELECT lg.*, a.action
-      FROM logged lg
-     CROSS JOIN LATERAL jsonb_array_elements(lg.actions_executed) AS a(action)
+  recorded AS (
+    INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
+      FROM fired f
+  ),
+  logged AS (
+    INSERT INTO public.automation_logs
+           (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
+           CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
+           f.executed, f.error, p_as_of
+      FROM fired f
+  ),
+  actions AS MATERIALIZED (
+    SELECT f.*, a.action
+      FROM fired f
+     CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
   ),
   targets AS (
@@ -724,38 +1360,53 @@ BEGIN
       LEFT JOIN public.cases cs
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
-  notified AS (
-    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT tg.tenant_id, 'email', u.email, 'automation_notification',
-           jsonb_build_object('rule_name', tg.rule_name, 'event', tg.trigger_event,
-                              'entity_type', tg.entity_type, 'entity_id', tg.entity_id,
-                              'title', tg.entity_title, 'details', tg.event_data,
-                              'recipient_name', u.full_name, 'automation_log_id', tg.id),
-           format('automation:%s:%s:%s', tg.rule_id,
-                  coalesce(tg.event_key, tg.id::text), u.id),
-           'business'
+  recipients AS MATERIALIZED (
+    -- each notify action's users, each found by its key (three plain branches, not a
+    -- LATERAL union of FROM-less selects: Citus plans these)
+    SELECT tg.*, coalesce(tg.task_assignee, c.assigned_to) AS user_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-      JOIN public.users u
-        ON u.tenant_id = tg.tenant_id AND u.is_active
-       AND ((tg.action ->> 'to' = 'assignee' AND u.id = coalesce(tg.task_assignee, c.assigned_to))
-         OR (tg.action ->> 'to' = 'case_owner' AND u.id = c.owner_id)
-         OR (tg.action ->> 'to' = 'admins' AND u.role = 'admin'))
-     WHERE tg.action ->> 'type' = 'notify'
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
+    UNION ALL
+    SELECT tg.*, c.owner_id
+      FROM targets tg
+      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'case_owner'
+    UNION ALL
+    -- role: a column the seeds' users have and the contract does not require
+    SELECT tg.*, a.id
+      FROM targets tg
+      JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
+  ),
+  notified AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT rc.tenant_id, 'email', u.email, 'automation_notification',
+           jsonb_build_object('rule_name', rc.rule_name, 'event', rc.event,
+                              'entity_type', rc.entity_type, 'entity_id', rc.entity_id,
+                              'title', rc.entity_title, 'details', rc.data,
+                              'recipient_name', u.full_name, 'automation_log_id', rc.log_id),
+           format('automation:%s:%s:%s', rc.rule_id, coalesce(rc.event_key, rc.log_id::text), u.id),
+           'business'
+      FROM recipients rc
+      JOIN public.users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
+     -- is_active: a column the seeds' users have and the contract does not require
+     WHERE coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   ),
   escalated AS (
     UPDATE public.tasks t
-       SET priority = CASE t.priority WHEN 'Low' THEN 'Medium' WHEN 'Medium' THEN 'High' ELSE 'Critical' END,
-           updated_at = now()
+       -- CASE WHEN col = ..., not CASE col WHEN: Citus rewrites the latter wrongly in an
+       -- UPDATE of a distributed table (citusdata/citus#2862)
+       SET priority = CASE WHEN t.priority = 'Low' THEN 'Medium' WHEN t.priority = 'Medium' THEN 'High' ELSE 'Critical' END
       FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
               FROM targets tg
              WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
      WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
     RETURNING 1
   )
-  SELECT count(*) INTO v_logged FROM logged;
+  SELECT count(*) INTO v_logged FROM fired;
 
   RETURN v_logged;
 END;
@@ -768,12 +1419,16 @@ CREATE FUNCTION bgjobs.get_secret(p_name text) RETURNS text
 
 CREATE FUNCTION bgjobs.get_setting(p_key text, p_default text DEFAULT NULL::text) RETURNS text
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$ SELECT coalesce((SELECT nullif(s.value, '') FROM public.app_settings s WHERE s.key = p_key), p_default) $$;
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT coalesce((SELECT nullif(s.value, '') FROM public.app_settings s WHERE s.key = p_key),
+                  p_default,
+                  (SELECT nullif(sp.default_value, '') FROM bgjobs.setting_spec sp WHERE sp.key = p_key))
+$$;
 
 CREATE FUNCTION bgjobs.installments_set_tenant() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
   IF NEW.tenant_id IS NULL THEN
@@ -788,14 +1443,14 @@ $$;
 
 CREATE FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct', '30')::numeric;
-  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical', '4')::numeric * interval '1 hour';
-  v_sla_high     interval := bgjobs.get_setting('sla_hours_high', '24')::numeric * interval '1 hour';
-  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium', '72')::numeric * interval '1 hour';
-  v_sla_low      interval := bgjobs.get_setting('sla_hours_low', '168')::numeric * interval '1 hour';
+  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct')::numeric;
+  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical')::numeric * interval '1 hour';
+  v_sla_high     interval := bgjobs.get_setting('sla_hours_high')::numeric * interval '1 hour';
+  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium')::numeric * interval '1 hour';
+  v_sla_low      interval := bgjobs.get_setting('sla_hours_low')::numeric * interval '1 hour';
   v_tenants   integer;
   v_written   integer;
   v_anomalies integer;
@@ -805,68 +1460,110 @@ BEGIN
       FROM public.tenants t
      WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
   ),
+  -- per-tenant figures as grouped subqueries joined on tenant_id (not LATERAL subqueries
+  -- per tenant): on Citus every join stays on the tenant's shard
   figures AS (
     SELECT s.tenant_id, s.local_date,
            jsonb_build_object(
-             'case_count', c.active,
+             'case_count', coalesce(c.active, 0),
              'task_completion_rate', CASE WHEN k.total > 0 THEN round(k.completed::numeric / k.total, 4) END,
              'sla_compliance_rate', CASE WHEN k.total > 0 THEN round((k.total - k.breached)::numeric / k.total, 4) END,
              'hearing_attendance_rate', CASE WHEN h.held > 0 THEN round(h.attended::numeric / h.held, 4) END,
-             'document_count', d.n,
-             'overdue_tasks', k.overdue) AS metrics
+             'document_count', coalesce(d.n, 0),
+             'overdue_tasks', coalesce(k.overdue, 0)) AS metrics
       FROM scope s
-     CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE ca.status = 'Active') AS active
-         FROM public.cases ca WHERE ca.tenant_id = s.tenant_id) c
-     CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
+      LEFT JOIN (
+       SELECT ca.tenant_id, count(*) FILTER (WHERE ca.status = 'Active') AS active
+         FROM public.cases ca
+        WHERE p_tenants IS NULL OR ca.tenant_id = ANY (p_tenants)
+        GROUP BY ca.tenant_id) c ON c.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT t.tenant_id,
+              count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
               count(*) FILTER (WHERE t.status = 'Completed') AS completed,
               count(*) FILTER (WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of) AS overdue,
               count(*) FILTER (WHERE t.due_date IS NOT NULL AND (
                          (t.status IN ('Open', 'In Progress') AND p_as_of > t.due_date + x.sla)
-                      OR (t.status = 'Completed' AND t.completed_at > t.due_date + x.sla))) AS breached
+                      -- completed_at: a column the seeds' tasks have and the contract does not
+                      -- require (without it a completed task counts as within its SLA)
+                      OR (t.status = 'Completed' AND (to_jsonb(t) ->> 'completed_at')::timestamptz > t.due_date + x.sla))) AS breached
          FROM public.tasks t
-        CROSS JOIN LATERAL (SELECT CASE t.priority WHEN 'Critical' THEN v_sla_critical WHEN 'High' THEN v_sla_high
-                                                   WHEN 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
-        WHERE t.tenant_id = s.tenant_id) k
-     CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
+        CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'Critical' THEN v_sla_critical
+                                        WHEN t.priority = 'High' THEN v_sla_high
+                                        WHEN t.priority = 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
+        WHERE p_tenants IS NULL OR t.tenant_id = ANY (p_tenants)
+        GROUP BY t.tenant_id) k ON k.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT hr.tenant_id,
+              count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
               count(*) FILTER (WHERE hr.status = 'Attended') AS attended
          FROM public.hearings hr
-        WHERE hr.tenant_id = s.tenant_id AND hr.hearing_date <= p_as_of) h
-     CROSS JOIN LATERAL (
-       SELECT count(*) AS n FROM public.documents dc WHERE dc.tenant_id = s.tenant_id) d
+        WHERE hr.hearing_date <= p_as_of AND (p_tenants IS NULL OR hr.tenant_id = ANY (p_tenants))
+        GROUP BY hr.tenant_id) h ON h.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT dc.tenant_id, count(*) AS n
+         FROM public.documents dc
+        WHERE p_tenants IS NULL OR dc.tenant_id = ANY (p_tenants)
+        GROUP BY dc.tenant_id) d ON d.tenant_id = s.tenant_id
+  ),
+  -- each tenant's average of each numeric metric over its snapshots of the 7 previous local dates
+  history AS (
+    SELECT s.tenant_id, k.metric, avg((p.metric_value ->> k.metric)::numeric) AS average
+      FROM scope s
+      JOIN public.analytics_snapshots p
+        ON p.tenant_id = s.tenant_id AND p.metric_type = 'daily_snapshot'
+       AND p.snapshot_date >= s.local_date - 7 AND p.snapshot_date < s.local_date
+     CROSS JOIN LATERAL jsonb_object_keys(p.metric_value) AS k(metric)
+     WHERE jsonb_typeof(p.metric_value -> k.metric) = 'number'
+     GROUP BY s.tenant_id, k.metric
   ),
   judged AS (
     SELECT f.tenant_id, f.local_date, f.metrics, coalesce(a.anomalies, '[]'::jsonb) AS anomalies
       FROM figures f
-     CROSS JOIN LATERAL (
-       SELECT jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
+      LEFT JOIN (
+       SELECT m.tenant_id,
+              jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
                                            'deviation_pct', round(abs(m.value - m.average) / abs(m.average) * 100, 2))
                         ORDER BY m.metric) AS anomalies
-         FROM (SELECT k.metric, (f.metrics ->> k.metric)::numeric AS value,
-                      avg((p.metric_value ->> k.metric)::numeric) AS average
-                 FROM jsonb_object_keys(f.metrics) AS k(metric)
-                 JOIN public.analytics_snapshots p
-                   ON p.tenant_id = f.tenant_id AND p.metric_type = 'daily_snapshot'
-                  AND p.snapshot_date >= f.local_date - 7 AND p.snapshot_date < f.local_date
-                  AND jsonb_typeof(p.metric_value -> k.metric) = 'number'
-                WHERE jsonb_typeof(f.metrics -> k.metric) = 'number'
-                GROUP BY k.metric) m
+         FROM (SELECT f2.tenant_id, k.metric, (f2.metrics ->> k.metric)::numeric AS value, hi.average
+                 FROM figures f2
+                CROSS JOIN LATERAL jsonb_object_keys(f2.metrics) AS k(metric)
+                 JOIN history hi ON hi.tenant_id = f2.tenant_id AND hi.metric = k.metric
+                WHERE jsonb_typeof(f2.metrics -> k.metric) = 'number') m
         WHERE m.average <> 0
           AND abs(m.value - m.average) / abs(m.average) * 100 > v_threshold
-     ) a
+        GROUP BY m.tenant_id) a ON a.tenant_id = f.tenant_id
+  ),
+  snapshot AS (
+    SELECT j.tenant_id, j.local_date,
+           j.metrics || jsonb_build_object('anomaly_detected', jsonb_array_length(j.anomalies) > 0,
+                                           'anomalies', j.anomalies) AS metric_value
+      FROM judged j
+  ),
+  -- an upsert without ON CONFLICT: an application's own analytics_snapshots need not have a
+  -- unique constraint on (tenant_id, metric_type, snapshot_date); runs of a job never overlap
+  updated AS (
+    UPDATE public.analytics_snapshots a
+       SET metric_value = n.metric_value, created_at = now()
+      FROM snapshot n
+     WHERE a.tenant_id = n.tenant_id AND a.metric_type = 'daily_snapshot' AND a.snapshot_date = n.local_date
+       AND a.metric_value IS DISTINCT FROM n.metric_value
+    RETURNING 1
+  ),
+  inserted AS (
+    INSERT INTO public.analytics_snapshots (tenant_id, metric_type, snapshot_date, metric_value)
+    SELECT n.tenant_id, 'daily_snapshot', n.local_date, n.metric_value
+      FROM snapshot n
+     -- uncorrelated (Citus plans no correlated subquery over a CTE); a tenant's local date
+     -- is within a day of the UTC date
+     WHERE (n.tenant_id, n.local_date) NOT IN (
+             SELECT a.tenant_id, a.snapshot_date FROM public.analytics_snapshots a
+              WHERE a.metric_type = 'daily_snapshot'
+                AND a.snapshot_date BETWEEN (p_as_of AT TIME ZONE 'UTC')::date - 1 AND (p_as_of AT TIME ZONE 'UTC')::date + 1)
+    RETURNING 1
   ),
   written AS (
-    INSERT INTO public.analytics_snapshots AS a (tenant_id, metric_type, snapshot_date, metric_value)
-    SELECT j.tenant_id, 'daily_snapshot', j.local_date,
-           j.metrics || jsonb_build_object('anomaly_detected', jsonb_array_length(j.anomalies) > 0,
-                                           'anomalies', j.anomalies)
-      FROM judged j
-    ON CONFLICT (tenant_id, metric_type, snapshot_date) DO UPDATE
-       SET metric_value = EXCLUDED.metric_value, created_at = now()
-     WHERE a.metric_value IS DISTINCT FROM EXCLUDED.metric_value
-    RETURNING 1
+    SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted
   )
   SELECT count(*), (SELECT count(*) FROM written), count(*) FILTER (WHERE jsonb_array_length(j.anomalies) > 0)
     INTO v_tenants, v_written, v_anomalies
@@ -882,13 +1579,13 @@ $$;
 
 CREATE FUNCTION bgjobs.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-  v_degraded_pct numeric := bgjobs.get_setting('automation_degraded_failure_pct', '20')::numeric;
-  v_critical_pct numeric := bgjobs.get_setting('automation_critical_success_pct', '80')::numeric;
-  v_inactive     interval := bgjobs.get_setting('automation_inactive_hours', '48')::numeric * interval '1 hour';
-  v_info_pct     numeric := bgjobs.get_setting('automation_info_success_pct', '95')::numeric;
+  v_degraded_pct numeric := bgjobs.get_setting('automation_degraded_failure_pct')::numeric;
+  v_critical_pct numeric := bgjobs.get_setting('automation_critical_success_pct')::numeric;
+  v_inactive     interval := bgjobs.get_setting('automation_inactive_hours')::numeric * interval '1 hour';
+  v_info_pct     numeric := bgjobs.get_setting('automation_info_success_pct')::numeric;
   v_from         timestamptz := p_as_of - interval '24 hours';
   v_result       jsonb;
 BEGIN
@@ -911,7 +1608,9 @@ BEGIN
            coalesce(g.n, 0) AS n, coalesce(g.ok, 0) AS ok, coalesce(g.failed, 0) AS failed,
            CASE WHEN g.n > 0 THEN round(100.0 * g.ok / g.n, 2) END AS success_rate,
            CASE WHEN g.n > 0 THEN round(100.0 * g.failed / g.n, 2) END AS failure_rate,
-           r.is_active AND r.created_at <= p_as_of - v_inactive
+           -- created_at: a column the seeds' rules have and the contract does not require
+           -- (a rule without it is judged)
+           r.is_active AND coalesce((to_jsonb(r) ->> 'created_at')::timestamptz, '-infinity') <= p_as_of - v_inactive
              AND NOT EXISTS (SELECT 1 FROM public.automation_logs l
                               WHERE l.tenant_id = r.tenant_id AND l.rule_id = r.id
                                 AND l.executed_at > p_as_of - v_inactive AND l.executed_at <= p_as_of) AS inactive
@@ -978,8 +1677,11 @@ BEGIN
            'business'
       FROM reports rp
       JOIN public.users u
-        ON u.tenant_id = rp.tenant_id AND u.role = 'admin' AND u.is_active
-       AND nullif(btrim(u.email), '') IS NOT NULL
+        ON u.tenant_id = rp.tenant_id AND nullif(btrim(u.email), '') IS NOT NULL
+      -- role and is_active: columns the seeds' users have and the contract does not require
+      -- (read through to_jsonb in the WHERE clause: Citus refuses a FROM-less LATERAL
+      -- subquery calling it)
+     WHERE to_jsonb(u) ->> 'role' = 'admin' AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   )
@@ -993,7 +1695,7 @@ BEGIN
            'degraded_rules', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                                 'rule_id', j.rule_id, 'rule_name', j.rule_name,
                                                 'failure_rate', j.failure_rate, 'tenant_id', j.tenant_id)
-                                              ORDER BY j.failure_rate DESC, j.rule_name)
+                                              ORDER BY j.failure_rate DESC, j.rule_name, j.tenant_id, j.rule_id)
                                          FROM judged j WHERE j.degraded), '[]'::jsonb),
            'tenantsChecked', (SELECT count(*) FROM scope),
            'tenantsWithFindings', (SELECT count(*) FROM reports),
@@ -1012,7 +1714,7 @@ $$;
 
 CREATE FUNCTION bgjobs.job_check_job_health(p_as_of timestamp with time zone, p_tenants uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_reaped   integer;
@@ -1023,18 +1725,22 @@ DECLARE
 BEGIN
   -- runs whose backend died are marked failed; runs past their hard timeout are cancelled
   v_reaped := bgjobs.reap_stale_runs(true);
+  -- pg_cron jobs first seen, the cron math cache of the watched schedules
+  PERFORM bgjobs.watch_refresh(p_as_of);
 
   SELECT coalesce(jsonb_agg(to_jsonb(f) ORDER BY array_position(ARRAY['CRITICAL', 'WARNING', 'INFO'], f.severity),
                             f.subject, f.rule), '[]'::jsonb)
     INTO v_findings
     FROM (SELECT * FROM bgjobs.detect_job_issues(p_as_of)
           UNION ALL
-          SELECT * FROM bgjobs.detect_system_issues(p_as_of)) f;
+          SELECT * FROM bgjobs.detect_system_issues(p_as_of)
+          UNION ALL
+          SELECT * FROM bgjobs.detect_watch_issues(p_as_of)) f;
 
   v_alerts := bgjobs.apply_alerts(
     p_as_of,
     ARRAY['missed_run', 'consecutive_failures', 'slow_run', 'no_jobs_24h', 'low_success_rate',
-          'delivery_rate', 'rule_storm', 'analytics_anomaly'],
+          'delivery_rate', 'rule_storm', 'analytics_anomaly', 'stuck_run', 'short_run'],
     v_findings);
 
   SELECT max(CASE x ->> 'severity' WHEN 'CRITICAL' THEN 2 WHEN 'WARNING' THEN 1 ELSE 0 END)
@@ -1065,15 +1771,15 @@ $$;
 
 CREATE FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_custom_plan'
     SET jit TO 'off'
     AS $$
 DECLARE
-  v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical', '4')::numeric;
-  v_hours_high     numeric := bgjobs.get_setting('sla_hours_high', '24')::numeric;
-  v_hours_medium   numeric := bgjobs.get_setting('sla_hours_medium', '72')::numeric;
-  v_hours_low      numeric := bgjobs.get_setting('sla_hours_low', '168')::numeric;
+  v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical')::numeric;
+  v_hours_high     numeric := bgjobs.get_setting('sla_hours_high')::numeric;
+  v_hours_medium   numeric := bgjobs.get_setting('sla_hours_medium')::numeric;
+  v_hours_low      numeric := bgjobs.get_setting('sla_hours_low')::numeric;
   v_cut_critical timestamptz := p_as_of - v_hours_critical * interval '1 hour';
   v_cut_high     timestamptz := p_as_of - v_hours_high * interval '1 hour';
   v_cut_medium   timestamptz := p_as_of - v_hours_medium * interval '1 hour';
@@ -1088,46 +1794,72 @@ DECLARE
   v_key      text[];
   v_data     jsonb[];
 BEGIN
-  WITH candidates AS (
-    -- each branch is a range scan of tasks_overdue_pending_idx / tasks_sla_pending_idx
-    SELECT t.ctid AS tid, true AS new_overdue, false AS new_sla, NULL::numeric AS sla_hours
+  WITH open_due AS (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
       FROM public.tasks t
-     WHERE (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.is_overdue THEN t.due_date END) < p_as_of
+     WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
        AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
-    UNION ALL
-    SELECT t.ctid, false, true,
-           CASE t.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
-                           WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END
-      FROM public.tasks t
-     WHERE ((t.priority = 'Critical'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_critical)
-         OR (t.priority = 'High'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_high)
-         OR (t.priority = 'Medium'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_medium)
-         OR (t.priority = 'Low'
-             AND (CASE WHEN t.status IN ('Open', 'In Progress') AND NOT t.sla_violated THEN t.due_date END) < v_cut_low))
-       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
+  ),
+  flags AS (
+    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+      FROM bgjobs.task_flags f
+     WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
+  ),
+  joined AS (
+    SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
+           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
+           -- the flag's episode goes on only while the task is still due before it began
+           CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
+           CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
+           -- a replay as of an earlier moment ends no episode that began after it
+           f.task_id IS NOT NULL AS had_flag,
+           f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
+           CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
+                           WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
+      FROM open_due o
+      FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+     -- only what this tick changes: a flag without its open past-due task, a task without a
+     -- flag or due since its episode began, a flagged task now past its SLA
+     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
+        OR (f.sla_violated_at IS NULL
+            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                             WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
-    SELECT c.tid, bool_or(c.new_overdue) AS new_overdue, bool_or(c.new_sla) AS new_sla,
-           max(c.sla_hours) AS sla_hours
-      FROM candidates c
-     GROUP BY c.tid
-     ORDER BY c.tid                                    -- visit the heap in physical order
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
+           j.overdue_since IS NULL AS new_overdue,
+           j.sla_violated_at IS NULL
+             AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END AS new_sla,
+           coalesce(j.overdue_since, p_as_of) AS overdue_since,
+           j.sla_violated_at
+      FROM joined j
+     WHERE j.past_due AND (j.overdue_since IS NULL OR j.sla_violated_at IS NULL)
+  ),
+  -- plain INSERT and UPDATE rather than ON CONFLICT: which flags exist is known from the join
+  inserted AS (
+    INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+    SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of END
+      FROM found f
+     WHERE NOT f.had_flag
+    RETURNING 1
+  ),
+  updated AS (
+    UPDATE bgjobs.task_flags tf
+       SET overdue_since = f.overdue_since,
+           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
+      FROM found f
+     WHERE f.had_flag AND (f.new_overdue OR f.new_sla) AND tf.tenant_id = f.tenant_id AND tf.task_id = f.id
+    RETURNING 1
+  ),
+  ended AS (
+    DELETE FROM bgjobs.task_flags tf
+     USING joined j
+     WHERE j.may_end AND NOT j.past_due AND tf.tenant_id = j.tenant_id AND tf.task_id = j.task_id
+    RETURNING 1
   ),
   flagged AS (
-    UPDATE public.tasks t
-       SET is_overdue      = true,
-           overdue_since   = CASE WHEN f.new_overdue THEN p_as_of ELSE t.overdue_since END,
-           sla_violated    = t.sla_violated OR f.new_sla,
-           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE t.sla_violated_at END
-      FROM found f
-     WHERE t.ctid = f.tid
-       AND t.status IN ('Open', 'In Progress')       -- rechecked if a concurrent change moved the row
-       AND (NOT t.is_overdue OR NOT t.sla_violated)
-    RETURNING t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.overdue_since, t.assigned_to,
-              f.new_overdue, f.new_sla, f.sla_hours
+    SELECT f.* FROM found f WHERE f.new_overdue OR f.new_sla
   ),
   audited AS (
     INSERT INTO public.audit_log (tenant_id, action_type, entity_type, entity_id, details, "timestamp")
@@ -1142,28 +1874,31 @@ BEGIN
      WHERE fl.new_sla
   ),
   events AS (
-    SELECT fl.tenant_id, e.event, fl.id,
-           e.event || ':' || fl.id || ':' || extract(epoch FROM fl.overdue_since)::bigint AS event_key,
-           e.data
-      FROM flagged fl
-     CROSS JOIN LATERAL (
-       VALUES ('task_overdue', fl.new_overdue,
-               jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
-                                  'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer)),
-              ('sla_violation', fl.new_sla,
-               jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
-                                  'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
-                                  'actual_time', p_as_of))
-     ) AS e(event, happened, data)
-     WHERE e.happened
-       -- an event only matters to a tenant with an active rule for it
-       AND EXISTS (SELECT 1 FROM public.automation_rules r
-                    WHERE r.tenant_id = fl.tenant_id AND r.trigger_event = e.event AND r.is_active)
+    -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
+    SELECT ev.*
+      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
+                   fl.overdue_since,
+                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
+                                      'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
+              FROM flagged fl
+             WHERE fl.new_overdue
+            UNION ALL
+            SELECT fl.tenant_id, 'sla_violation', fl.id,
+                   fl.overdue_since,
+                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
+                                      'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
+                                      'actual_time', p_as_of)
+              FROM flagged fl
+             WHERE fl.new_sla) ev
+     -- an event only matters to a tenant with an active rule for it
+     WHERE (ev.tenant_id, ev.event) IN (SELECT r.tenant_id, r.trigger_event FROM public.automation_rules r
+                                         WHERE r.is_active)
   )
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
-         (SELECT count(*) FROM flagged),
-         array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id), array_agg(ev.event_key), array_agg(ev.data)
+         (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
+         array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
+         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
     INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
     FROM events ev;
 
@@ -1182,7 +1917,7 @@ $$;
 
 CREATE FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_items    integer;
@@ -1223,8 +1958,10 @@ BEGIN
     SELECT DISTINCT i.*, u.id AS user_id, u.email, u.full_name
       FROM items i
      CROSS JOIN LATERAL unnest(i.user_ids) AS r(user_id)
-      JOIN public.users u ON u.tenant_id = i.tenant_id AND u.id = r.user_id AND u.is_active
+      JOIN public.users u ON u.tenant_id = i.tenant_id AND u.id = r.user_id
      WHERE nullif(btrim(u.email), '') IS NOT NULL
+       -- is_active: a column the seeds' users have and the contract does not require
+       AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
   ),
   digests AS (
     SELECT ui.tenant_id, ui.user_id, ui.email, ui.full_name, ui.timezone, ui.local_date,
@@ -1277,7 +2014,7 @@ $$;
 
 CREATE FUNCTION bgjobs.job_cron_healthcheck(p_as_of timestamp with time zone, p_tenants uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_findings jsonb;
@@ -1306,27 +2043,27 @@ END;
 $$;
 
 CREATE FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamp with time zone, p_tenants uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
-    LANGUAGE plpython3u
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    LANGUAGE plpython3u SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
-if 'bgjobs_mod:bgjobs_channels:c113d8107ed4f861' not in GD:
+if 'bgjobs_mod:bgjobs_channels:<sha256>' not in GD:
     import sys as _sys, types as _types
     _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_channels'")[0]['source']
     _mod = _types.ModuleType('bgjobs_channels')
     _mod.__file__ = 'plpython/bgjobs_channels.py'
     exec(compile(_src, 'plpython/bgjobs_channels.py', 'exec'), _mod.__dict__)
     _sys.modules['bgjobs_channels'] = _mod
-    GD['bgjobs_mod:bgjobs_channels:c113d8107ed4f861'] = _mod
-bgjobs_channels = GD['bgjobs_mod:bgjobs_channels:c113d8107ed4f861']
-if 'bgjobs_mod:bgjobs_delivery:0a4aaaad7ac9d6df' not in GD:
+    GD['bgjobs_mod:bgjobs_channels:<sha256>'] = _mod
+bgjobs_channels = GD['bgjobs_mod:bgjobs_channels:<sha256>']
+if 'bgjobs_mod:bgjobs_delivery:<sha256>' not in GD:
     import sys as _sys, types as _types
     _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_delivery'")[0]['source']
     _mod = _types.ModuleType('bgjobs_delivery')
     _mod.__file__ = 'plpython/bgjobs_delivery.py'
     exec(compile(_src, 'plpython/bgjobs_delivery.py', 'exec'), _mod.__dict__)
     _sys.modules['bgjobs_delivery'] = _mod
-    GD['bgjobs_mod:bgjobs_delivery:0a4aaaad7ac9d6df'] = _mod
-bgjobs_delivery = GD['bgjobs_mod:bgjobs_delivery:0a4aaaad7ac9d6df']
+    GD['bgjobs_mod:bgjobs_delivery:<sha256>'] = _mod
+bgjobs_delivery = GD['bgjobs_mod:bgjobs_delivery:<sha256>']
 import json
 
 deliverer = "in-database"
@@ -1337,36 +2074,61 @@ if "bgjobs_claim_plan" not in SD:
         "attempts, timezone FROM bgjobs.claim_notifications($1, $2, $3)",
         ["timestamptz", "integer", "text"])
     SD["bgjobs_record_plan"] = plpy.prepare(
-        "SELECT bgjobs.record_deliveries($1::jsonb, $2, $3)::text AS r",
-        ["text", "timestamptz", "text"])
-rows = plpy.execute(SD["bgjobs_claim_plan"], [p_as_of, int(config.get("batch_size", 100)), deliverer])
-claimed = rows.nrows()
-results = bgjobs_delivery.deliver([dict(r) for r in rows], config) if claimed else []
-recorded = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
-if results:
-    recorded = json.loads(plpy.execute(SD["bgjobs_record_plan"], [json.dumps(results), p_as_of, deliverer])[0]["r"])
-left = claimed - sum(recorded.values())
+        "SELECT bgjobs.record_deliveries($1::jsonb, pg_catalog.to_timestamp($2), $3)::text AS r",
+        ["text", "float8", "text"])
+    SD["bgjobs_start_plan"] = plpy.prepare(
+        "SELECT pg_catalog.date_part('epoch', greatest($1, pg_catalog.clock_timestamp())) AS started, "
+        "pg_catalog.has_column_privilege('bgjobs.job_registry', 'timeout', 'SELECT') AS can_read_timeout",
+        ["timestamptz"])
+    SD["bgjobs_timeout_plan"] = plpy.prepare(
+        "SELECT pg_catalog.min(pg_catalog.date_part('epoch', r.timeout)) AS timeout FROM bgjobs.job_registry r "
+        "WHERE r.function_schema = 'bgjobs' AND r.function_name = 'job_deliver_notifications'")
+    SD["bgjobs_tick_plan"] = plpy.prepare("SELECT 1")
+start = plpy.execute(SD["bgjobs_start_plan"], [p_as_of])[0]
+job_timeout = plpy.execute(SD["bgjobs_timeout_plan"])[0]["timeout"] if start["can_read_timeout"] else None
+claim_plan, record_plan, tick_plan = SD["bgjobs_claim_plan"], SD["bgjobs_record_plan"], SD["bgjobs_tick_plan"]
+
+def claim(limit):
+    return [dict(r) for r in plpy.execute(claim_plan, [p_as_of, limit, deliverer])]
+
+def record(results):
+    return json.loads(plpy.execute(record_plan, [json.dumps(results), start["started"], deliverer])[0]["r"])
+
+def tick():                      # CHECK_FOR_INTERRUPTS: a pending cancel or terminate acts here
+    plpy.execute(tick_plan)
+
+totals = bgjobs_delivery.drain(claim, record, config, tick=tick,
+                               budget_seconds=bgjobs_delivery.run_budget(config, job_timeout))
 return json.dumps({
-    "claimed": claimed,
-    "sent": recorded["sent"],
-    "retrying": recorded["failed"],
-    "dead": recorded["dead"],
-    "deferred": recorded["deferred"],
-    "leftForNextRun": left,
-    "recordsUpdated": recorded["sent"] + recorded["failed"] + recorded["dead"],
+    "claimed": totals["claimed"],
+    "sent": totals["sent"],
+    "retrying": totals["failed"],
+    "dead": totals["dead"],
+    "deferred": totals["deferred"],
+    "batches": totals["batches"],
+    "leftForNextRun": totals["left"],
+    "ended": totals["ended"],
+    "recordsUpdated": totals["sent"] + totals["failed"] + totals["dead"],
 })
 $_$;
 
+CREATE FUNCTION bgjobs.job_paused(p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT p_paused_from IS NOT NULL AND p_paused_from <= p_at AND (p_paused_until IS NULL OR p_at < p_paused_until)
+$$;
+
 CREATE FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamp with time zone, p_tenants uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $_$
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
 DECLARE
-  v_days_jobs  integer := coalesce(bgjobs.get_setting('retention_days_jobs_log', '90')::integer, 0);
-  v_days_audit integer := coalesce(bgjobs.get_setting('retention_days_audit_log', '90')::integer, 0);
-  v_days_auto  integer := coalesce(bgjobs.get_setting('retention_days_automation_logs', '180')::integer, 0);
-  v_days_notif integer := coalesce(bgjobs.get_setting('retention_days_notifications', '90')::integer, 0);
-  v_days_cron  integer := coalesce(bgjobs.get_setting('retention_days_cron_run_details', '30')::integer, 0);
+  v_days_jobs  integer := coalesce(bgjobs.get_setting('retention_days_jobs_log')::integer, 0);
+  v_days_audit integer := coalesce(bgjobs.get_setting('retention_days_audit_log')::integer, 0);
+  v_days_auto  integer := coalesce(bgjobs.get_setting('retention_days_automation_logs')::integer, 0);
+  v_days_notif integer := coalesce(bgjobs.get_setting('retention_days_notifications')::integer, 0);
+  v_days_cron  integer := coalesce(bgjobs.get_setting('retention_days_cron_run_details')::integer, 0);
   v_jobs   integer := 0;
   v_audit  integer := 0;
   v_auto   integer := 0;
@@ -1395,6 +2157,7 @@ BEGIN
   IF v_days_auto > 0 THEN
     DELETE FROM public.automation_logs l WHERE l.executed_at < p_as_of - make_interval(days => v_days_auto);
     GET DIAGNOSTICS v_auto = ROW_COUNT;
+    DELETE FROM bgjobs.automation_events e WHERE e.fired_at < p_as_of - make_interval(days => v_days_auto);
   END IF;
   IF v_days_notif > 0 THEN
     DELETE FROM public.notifications n
@@ -1402,15 +2165,16 @@ BEGIN
        AND n.status IN ('sent', 'dead', 'cancelled');
     GET DIAGNOSTICS v_notif = ROW_COUNT;
   END IF;
-  IF v_days_cron > 0 AND to_regclass('cron.job_run_details') IS NOT NULL THEN
-    EXECUTE format('DELETE FROM %I.%I WHERE start_time < $1', 'cron', 'job_run_details')
-      USING p_as_of - make_interval(days => v_days_cron);
-    GET DIAGNOSTICS v_cron = ROW_COUNT;
+  -- cron.job_run_details: bgjobs_runner's own runs only, unless the DBA opted in with
+  -- retention_cron_all_users (bgjobs.purge_cron_run_details)
+  IF v_days_cron > 0 THEN
+    v_cron := bgjobs.purge_cron_run_details(p_as_of - make_interval(days => v_days_cron));
   END IF;
   DELETE FROM public.job_heartbeats h
    WHERE h.created_at < p_as_of - interval '90 days'
      AND h.last_run_at < p_as_of - interval '30 days'
-     AND NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = h.job_name);
+     AND NOT EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = h.job_name)
+     AND NOT EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = h.job_name);  -- monitor-only jobs keep theirs
   GET DIAGNOSTICS v_n = ROW_COUNT;
   v_other := v_other + v_n;
 
@@ -1422,11 +2186,11 @@ BEGIN
                                         'cron_job_run_details', v_days_cron),
     'recordsUpdated', v_jobs + v_audit + v_auto + v_notif + coalesce(v_cron, 0) + v_other);
 END;
-$_$;
+$$;
 
 CREATE FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_hearings integer;
@@ -1434,7 +2198,9 @@ DECLARE
   v_whatsapp integer;
 BEGIN
   WITH scope AS (
-    SELECT t.id AS tenant_id, t.timezone, t.whatsapp_enabled,
+    -- whatsapp_enabled (tenants) and is_active, phone (users): columns the seeds have and
+    -- the contract does not require (without them: no WhatsApp, every user active)
+    SELECT t.id AS tenant_id, t.timezone, coalesce((to_jsonb(t) ->> 'whatsapp_enabled')::boolean, false) AS whatsapp_enabled,
            (p_as_of AT TIME ZONE t.timezone)::date AS local_date
       FROM public.tenants t
      WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
@@ -1454,10 +2220,11 @@ BEGIN
   ),
   recipients AS (
     SELECT DISTINCT ON (d.hearing_id, u.id)
-           d.*, r.role, u.id AS user_id, u.email, u.phone, u.full_name
+           d.*, r.role, u.id AS user_id, u.email, to_jsonb(u) ->> 'phone' AS phone, u.full_name
       FROM due d
      CROSS JOIN LATERAL (VALUES ('owner', d.owner_id), ('advocate', d.assigned_to)) AS r(role, user_id)
-      JOIN public.users u ON u.tenant_id = d.tenant_id AND u.id = r.user_id AND u.is_active
+      JOIN public.users u ON u.tenant_id = d.tenant_id AND u.id = r.user_id
+                         AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
      ORDER BY d.hearing_id, u.id, r.role DESC
   ),
   messages AS (
@@ -1502,7 +2269,7 @@ $$;
 
 CREATE FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(job_name text, last_run_at timestamp with time zone, last_status text, last_duration_seconds numeric, last_records_updated integer, last_error text, health_status text, runs_24h bigint, successes_24h bigint, failures_24h bigint, success_rate_24h numeric, runs_7d bigint, successes_7d bigint, failures_7d bigint, success_rate_7d numeric, runs_30d bigint, successes_30d bigint, failures_30d bigint, success_rate_30d numeric, records_updated_24h bigint, p50_duration_seconds numeric, p95_duration_seconds numeric, avg_duration_seconds numeric, max_duration_seconds numeric, health_score numeric, health_label text, next_expected_run timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 SELECT r.job_name,
        last.eff, last.status, round(extract(epoch FROM last.completed_at - last.started_at)::numeric, 3),
@@ -1557,12 +2324,20 @@ SELECT r.job_name,
                AND coalesce(j.as_of, j.started_at) <= p_as_of
              ORDER BY coalesce(j.as_of, j.started_at) DESC
              LIMIT 100) y) d
+UNION ALL
+SELECT w.job_name, w.last_run_at, w.last_status, w.last_duration_seconds, w.last_records_updated, w.last_error,
+       w.health_status, w.runs_24h, w.successes_24h, w.failures_24h, w.success_rate_24h,
+       w.runs_7d, w.successes_7d, w.failures_7d, w.success_rate_7d,
+       w.runs_30d, w.successes_30d, w.failures_30d, w.success_rate_30d, w.records_updated_24h,
+       w.p50_duration_seconds, w.p95_duration_seconds, w.avg_duration_seconds, w.max_duration_seconds,
+       w.health_score, w.health_label, w.next_expected_run
+  FROM bgjobs.watch_stats(p_as_of) w
 $$;
 
 CREATE FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
 DECLARE
   v_updated integer;
   v_tenants integer;
@@ -1571,14 +2346,20 @@ BEGIN
     FROM public.tenants t
    WHERE p_tenants IS NULL OR t.id = ANY (p_tenants);
 
-  UPDATE public.installments i
-     SET status = 'overdue',
-         updated_at = now()
-    FROM public.tenants t
-   WHERE i.tenant_id = t.id
-     AND (p_tenants IS NULL OR t.id = ANY (p_tenants))
-     AND i.status = 'pending'
-     AND i.student_due_date < (p_as_of AT TIME ZONE t.timezone)::date;
+  -- An application's own installments may lack tenant_id (the contract's minimum is the
+  -- payment plan) and updated_at: the statement follows the columns the table has.
+  EXECUTE format(
+    'UPDATE public.installments i SET status = %L%s FROM %s '
+    'WHERE %s AND ($1 IS NULL OR t.id = ANY ($1)) AND i.status = %L '
+    'AND i.student_due_date < ($2 AT TIME ZONE t.timezone)::date',
+    'overdue',
+    CASE WHEN bgjobs.app_has_column('installments', 'updated_at') THEN ', updated_at = pg_catalog.now()' ELSE '' END,
+    CASE WHEN bgjobs.app_has_column('installments', 'tenant_id') THEN 'public.tenants t'
+         ELSE 'public.payment_plans p JOIN public.tenants t ON t.id = p.tenant_id' END,
+    CASE WHEN bgjobs.app_has_column('installments', 'tenant_id') THEN 'i.tenant_id = t.id'
+         ELSE 'p.id = i.payment_plan_id' END,
+    'pending')
+    USING p_tenants, p_as_of;
   GET DIAGNOSTICS v_updated = ROW_COUNT;
 
   RETURN jsonb_build_object(
@@ -1586,28 +2367,40 @@ BEGIN
     'tenantsProcessed', v_tenants,
     'recordsUpdated', v_updated);
 END;
-$$;
+$_$;
 
 CREATE FUNCTION bgjobs.jobs_log_on_failure() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-  v_payload jsonb := jsonb_build_object(
+BEGIN
+  PERFORM pg_notify('job_failure', jsonb_build_object(
     'job_name', NEW.job_name,
     'error_message', left(NEW.error_message, 2000),
     'alert_time', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-    'run_id', NEW.id);
+    'run_id', NEW.id)::text);
+  PERFORM bgjobs.apply_run_alert(NEW.job_name, greatest(coalesce(NEW.as_of, NEW.started_at), now()));
+  RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.jobs_log_on_success() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
 BEGIN
-  PERFORM pg_notify('job_failure', v_payload::text);
-  IF NOT EXISTS (SELECT 1 FROM bgjobs.silences s
-                  WHERE (s.job_name IS NULL OR s.job_name = NEW.job_name)
-                    AND s.starts_at <= now() AND s.until > now()) THEN
-    PERFORM bgjobs.enqueue_alert('job_failure', v_payload, 'job_failure:' || NEW.id::text);
+  IF EXISTS (SELECT 1 FROM bgjobs.alert_state a
+              WHERE a.subject = NEW.job_name AND a.rule = 'consecutive_failures' AND a.state = 'firing') THEN
+    PERFORM bgjobs.apply_run_alert(NEW.job_name, greatest(coalesce(NEW.as_of, NEW.started_at), now()));
   END IF;
   RETURN NULL;
 END;
 $$;
+
+CREATE FUNCTION bgjobs.list_secrets() RETURNS TABLE(name text, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT s.name, s.updated_at FROM bgjobs.secrets s ORDER BY s.name $$;
 
 CREATE FUNCTION bgjobs.lock_held(p_job_name text, p_pid integer DEFAULT NULL::integer) RETURNS integer
     LANGUAGE sql STABLE
@@ -1625,30 +2418,94 @@ CREATE FUNCTION bgjobs.lock_held(p_job_name text, p_pid integer DEFAULT NULL::in
   LIMIT 1
 $$;
 
+CREATE FUNCTION bgjobs.maintenance_until(p_job_name text, p_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT max(x.ends)
+    FROM (
+      SELECT w.ends_at AS ends
+        FROM bgjobs.maintenance_windows w
+       WHERE w.recurrence IS NULL AND (w.job_name IS NULL OR w.job_name = p_job_name)
+         AND w.starts_at <= p_at AND p_at < w.ends_at
+      UNION ALL
+      SELECT s.start + w.duration
+        FROM bgjobs.maintenance_windows w
+       CROSS JOIN LATERAL (SELECT regexp_split_to_array(btrim(w.recurrence), '\s+') AS f) e
+       CROSS JOIN LATERAL generate_series(((p_at - w.duration) AT TIME ZONE w.timezone)::date,
+                                          (p_at AT TIME ZONE w.timezone)::date, interval '1 day') AS d(day)
+       CROSS JOIN LATERAL (SELECT ((d.day::date + make_time(e.f[2]::integer, e.f[1]::integer, 0))
+                                   AT TIME ZONE w.timezone) AS start) s
+       WHERE w.recurrence IS NOT NULL AND (w.job_name IS NULL OR w.job_name = p_job_name)
+         AND s.start <= p_at AND p_at < s.start + w.duration
+         AND bgjobs.calendar_field_matches(e.f[3], extract(day FROM d.day)::integer, 1, 31)
+         AND bgjobs.calendar_field_matches(e.f[4], extract(month FROM d.day)::integer, 1, 12,
+               ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'])
+         AND bgjobs.calendar_field_matches(e.f[5], extract(dow FROM d.day)::integer, 0, 6,
+               ARRAY['sun','mon','tue','wed','thu','fri','sat'])
+    ) x
+$$;
+
 CREATE FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   r bgjobs.job_registry%ROWTYPE;
   v_next timestamptz;
+  v_prev timestamptz;
+  v_floor timestamptz;
 BEGIN
   SELECT * INTO r FROM bgjobs.job_registry WHERE job_name = p_job_name;
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
+  IF bgjobs.job_paused(r.paused_from, r.paused_until, p_as_of) THEN
+    IF r.paused_until IS NULL THEN
+      RETURN NULL;
+    END IF;
+    p_as_of := r.paused_until;
+  END IF;
+  v_floor := bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of);
   IF r.tenant_local THEN
-    SELECT min(CASE
-                 WHEN h.local_date IS NULL
-                   THEN greatest(((l.local_now::date + r.local_time) AT TIME ZONE t.timezone), p_as_of)
-                 ELSE ((l.local_now::date + 1 + r.local_time) AT TIME ZONE t.timezone)
-               END)
+    SELECT min(CASE WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next
       FROM public.tenants t
       CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
       LEFT JOIN bgjobs.tenant_job_runs h
-        ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date;
+        ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date
+      -- today is done when handled, or when today's slot is before the floor (bgjobs.due_tenants' rule)
+      CROSS JOIN LATERAL (
+        SELECT h.local_date IS NOT NULL
+               OR (v_floor <> '-infinity' AND (l.local_now::date + r.local_time) AT TIME ZONE t.timezone < v_floor) AS done) d
+      -- the local slot: today's while today is not done, else tomorrow's
+      CROSS JOIN LATERAL (SELECT l.local_now::date + d.done::integer + r.local_time AS wall) w
+      -- the zone's UTC offsets a day either side (a DST change near the slot lies between)
+      CROSS JOIN LATERAL (
+        SELECT (a.x AT TIME ZONE t.timezone) - (a.x AT TIME ZONE 'UTC') AS before,
+               (b.x AT TIME ZONE t.timezone) - (b.x AT TIME ZONE 'UTC') AS after
+          FROM (SELECT (w.wall AT TIME ZONE t.timezone) - interval '1 day' AS x) a,
+               (SELECT (w.wall AT TIME ZONE t.timezone) + interval '1 day' AS x) b) o
+      CROSS JOIN LATERAL (
+        SELECT coalesce(
+                 -- the earliest instant whose local time is the slot (two when repeated)
+                 (SELECT min(c.t)
+                    FROM (VALUES (o.before), (o.after)) v(off)
+                   CROSS JOIN LATERAL (SELECT (w.wall - v.off) AT TIME ZONE 'UTC' AS t) c
+                   WHERE c.t AT TIME ZONE t.timezone = w.wall),
+                 -- none: the slot is skipped; the gap ends on a whole minute between these
+                 (SELECT min(g.t)
+                    FROM generate_series(date_trunc('minute', (w.wall - o.after) AT TIME ZONE 'UTC', 'UTC'),
+                                         (w.wall - o.before) AT TIME ZONE 'UTC', interval '1 minute') g(t)
+                   WHERE g.t AT TIME ZONE t.timezone >= w.wall)) AS slot) s;
     RETURN v_next;
+  END IF;
+  IF r.tick IS NOT NULL THEN
+    v_prev := bgjobs.cron_prev(r.schedule, r.timezone, p_as_of);
+    IF v_prev >= v_floor
+       AND NOT EXISTS (SELECT 1 FROM bgjobs.job_slots s WHERE s.job_name = r.job_name AND s.slot = v_prev) THEN
+      RETURN p_as_of;
+    END IF;
   END IF;
   v_next := bgjobs.cron_next(r.schedule, r.timezone, p_as_of);
   IF v_next IS NULL THEN
@@ -1659,9 +2516,58 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION bgjobs.pause_job(job_name text, until timestamp with time zone DEFAULT NULL::timestamp with time zone, reason text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_job text := pause_job.job_name;
+  r     bgjobs.job_registry%ROWTYPE;
+BEGIN
+  SELECT * INTO r FROM bgjobs.job_registry j WHERE j.job_name = v_job FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'pause_job: unknown job "%"', v_job USING ERRCODE = 'undefined_object';
+  END IF;
+  IF pause_job.until IS NOT NULL AND (pause_job.until <= now() OR NOT isfinite(pause_job.until)) THEN
+    RAISE EXCEPTION 'pause_job: until (%) must be a finite time in the future (or NULL: until resume_job)', pause_job.until
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE bgjobs.job_registry j
+     SET paused_from = CASE WHEN bgjobs.job_paused(j.paused_from, j.paused_until, now()) THEN j.paused_from ELSE now() END,
+         paused_until = pause_job.until,
+         pause_reason = nullif(btrim(pause_job.reason), ''),
+         updated_at = now()
+   WHERE j.job_name = v_job;
+  INSERT INTO public.audit_log (action_type, entity_type, details)
+  VALUES ('job_paused', 'background_job',
+          jsonb_build_object('job_name', v_job, 'until', pause_job.until, 'reason', pause_job.reason, 'by', session_user));
+END;
+$$;
+
+CREATE FUNCTION bgjobs.purge_cron_run_details(p_before timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_all boolean := coalesce(bgjobs.get_setting('retention_cron_all_users')::boolean, false);
+  v_n   integer;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'cron' AND c.relname = 'job_run_details'
+                    AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'DELETE')) THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format('DELETE FROM %I.%I d WHERE d.start_time < $1 AND ($2 OR d.username = $3)',
+                 'cron', 'job_run_details')
+    USING p_before, v_all, 'bgjobs_runner';
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  RETURN v_n;
+END;
+$_$;
+
 CREATE FUNCTION bgjobs.reap_stale_runs(p_cancel_overdue boolean DEFAULT false) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_reaped integer := 0;
@@ -1670,15 +2576,36 @@ BEGIN
     RETURN 0;
   END IF;
 
-  UPDATE public.jobs_log j
-     SET status = 'failed',
-         completed_at = clock_timestamp(),
-         error_message = format('run abandoned: its backend (pid %s) ended before the run finished '
-                                '(terminated, crashed or server restarted)', j.pid)
-   WHERE j.status = 'running'
-     AND j.pid IS DISTINCT FROM pg_backend_pid()
-     AND bgjobs.lock_held(j.job_name, j.pid) IS NULL;
-  GET DIAGNOSTICS v_reaped = ROW_COUNT;
+  WITH reaped AS (
+    UPDATE public.jobs_log j
+       SET status = 'failed',
+           completed_at = clock_timestamp(),
+           error_message = format('run abandoned: its backend (pid %s) ended before the run finished '
+                                  '(terminated, crashed or server restarted)', j.pid)
+     WHERE j.status = 'running'
+       AND j.pid IS DISTINCT FROM pg_backend_pid()
+       AND bgjobs.lock_held(j.job_name, j.pid) IS NULL
+    RETURNING j.id, j.job_name, j.as_of, j.started_at, j.completed_at, j.error_message
+  ),
+  audited AS (
+    INSERT INTO public.audit_log (action_type, entity_type, entity_id, details)
+    SELECT 'background_job_execution', 'background_job', r.id,
+           jsonb_build_object('job_name', r.job_name, 'status', 'failed',
+                              'execution_time_ms', round(extract(epoch FROM r.completed_at - r.started_at) * 1000)::bigint,
+                              'records_updated', 0, 'run_id', r.id, 'as_of', r.as_of,
+                              'error', r.error_message, 'reaped', true)
+      FROM reaped r
+    RETURNING 1
+  ),
+  beat AS (
+    SELECT public.update_job_heartbeat(
+             r.job_name, 'failed',
+             jsonb_build_object('run_id', r.id, 'last_status', 'failed', 'records_updated', 0, 'as_of', r.as_of,
+                                'reaped', true))
+      FROM reaped r
+  )
+  SELECT count(*) + 0 * (SELECT count(*) FROM audited) + 0 * (SELECT count(*) FROM beat)
+    INTO v_reaped FROM reaped;
 
   IF p_cancel_overdue THEN
     -- one pass over the run locks held in this database (not one lookup per job)
@@ -1700,12 +2627,12 @@ $$;
 
 CREATE FUNCTION bgjobs.record_deliveries(p_results jsonb, p_as_of timestamp with time zone, p_deliverer text) RETURNS jsonb
     LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   WITH r AS (
     SELECT DISTINCT ON (x.tenant_id, x.id) x.*
       FROM jsonb_to_recordset(coalesce(p_results, '[]'::jsonb))
-           AS x(tenant_id uuid, id uuid, status text, error text, retry_in numeric)
+           AS x(tenant_id uuid, id uuid, status text, error text, retry_in numeric, at numeric)
      WHERE x.status IN ('sent', 'failed', 'dead', 'deferred')
   ),
   u AS (
@@ -1714,7 +2641,8 @@ CREATE FUNCTION bgjobs.record_deliveries(p_results jsonb, p_as_of timestamp with
            attempts = n.attempts + CASE r.status WHEN 'deferred' THEN 0 ELSE 1 END,
            sent_at = CASE r.status WHEN 'sent' THEN clock_timestamp() ELSE n.sent_at END,
            next_attempt_at = CASE WHEN r.status IN ('failed', 'deferred')
-                                  THEN p_as_of + make_interval(secs => greatest(coalesce(r.retry_in, 30), 1))
+                                  THEN p_as_of + make_interval(secs => least(greatest(coalesce(r.at, 0), 0), 3600)
+                                                                        + greatest(coalesce(r.retry_in, 30), 1))
                                   ELSE n.next_attempt_at END,
            last_error = CASE WHEN r.status = 'sent' THEN left(r.error, 1000)
                              ELSE left(coalesce(r.error, 'unknown error'), 1000) END,
@@ -1732,41 +2660,329 @@ CREATE FUNCTION bgjobs.record_deliveries(p_results jsonb, p_as_of timestamp with
     FROM u
 $$;
 
+CREATE FUNCTION bgjobs.register_job(job_name text, body text, schedule text, timezone text DEFAULT 'UTC'::text, timeout interval DEFAULT '00:30:00'::interval, expected_duration interval DEFAULT NULL::interval, grace interval DEFAULT NULL::interval, description text DEFAULT ''::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_job      text := register_job.job_name;
+  v_sched    text := btrim(regexp_replace(coalesce(register_job.schedule, ''), '\s+', ' ', 'g'));
+  v_tz       text := coalesce(register_job.timezone, 'UTC');
+  v_parts    text[];
+  v_schema   text;
+  v_fname    text;
+  v_fn       oid;
+  v_args     smallint;
+  v_returns  text;
+  v_found    text;
+  v_err      text;
+  v_m        text[];
+  v_tenant   boolean := false;
+  v_local    time;
+  v_tick     text;
+  v_interval interval;
+  v_grace    interval;
+  v_old      bgjobs.job_registry%ROWTYPE;
+  v_new      boolean;
+  v_resched  boolean;
+  v_changed  boolean;
+  v_cron     text;
+BEGIN
+  -- the name
+  IF v_job IS NULL OR v_job !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+    RAISE EXCEPTION 'register_job: job name % is not valid: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+                    coalesce(quote_literal(v_job), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- a monitor-only job (bgjobs.watch_job) keeps its name
+  IF EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = v_job) THEN
+    RAISE EXCEPTION 'register_job: job name % is a monitor-only job (bgjobs.unwatch_job it first)', quote_literal(v_job)
+      USING ERRCODE = 'duplicate_object';
+  END IF;
+
+  -- the body: a function of one of the three forms, returning jsonb, an integer or void
+  BEGIN
+    v_parts := parse_ident(coalesce(register_job.body, ''));
+  EXCEPTION WHEN OTHERS THEN
+    v_parts := NULL;
+  END;
+  IF v_parts IS NULL OR cardinality(v_parts) NOT IN (1, 2) THEN
+    RAISE EXCEPTION 'register_job: body % is not a function name (function or schema.function)',
+                    coalesce(quote_literal(register_job.body), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_schema := CASE WHEN cardinality(v_parts) = 2 THEN v_parts[1] ELSE 'public' END;
+  v_fname := v_parts[cardinality(v_parts)];
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                  WHERE n.nspname = v_schema AND p.proname = v_fname) THEN
+    RAISE EXCEPTION 'register_job: body function %.% does not exist', quote_ident(v_schema), quote_ident(v_fname)
+      USING ERRCODE = 'undefined_function';
+  END IF;
+  SELECT p.oid, p.pronargs,
+         CASE WHEN p.prorettype = 'jsonb'::regtype THEN 'jsonb'
+              WHEN p.prorettype IN ('integer'::regtype, 'bigint'::regtype, 'smallint'::regtype) THEN 'integer'
+              WHEN p.prorettype = 'void'::regtype THEN 'void' END
+    INTO v_fn, v_args, v_returns
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = v_schema AND p.proname = v_fname AND p.prokind = 'f' AND NOT p.proretset
+     AND pg_catalog.oidvectortypes(p.proargtypes)
+         IN ('', 'timestamp with time zone', 'timestamp with time zone, uuid[]')
+   ORDER BY (p.prorettype IN ('jsonb'::regtype, 'integer'::regtype, 'bigint'::regtype, 'smallint'::regtype,
+                              'void'::regtype)) DESC, p.pronargs DESC
+   LIMIT 1;
+  IF v_fn IS NULL THEN
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid) INTO v_found
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = v_schema AND p.proname = v_fname;
+    RAISE EXCEPTION 'register_job: body %.% must be a function taking (), (as_of timestamptz) or (as_of timestamptz, tenants uuid[]); found %',
+                    quote_ident(v_schema), quote_ident(v_fname), v_found
+      USING ERRCODE = 'invalid_function_definition';
+  END IF;
+  IF v_returns IS NULL THEN
+    RAISE EXCEPTION 'register_job: body % must return jsonb, integer or void, not %',
+                    v_fn::regprocedure, (SELECT format_type(p.prorettype, NULL) FROM pg_catalog.pg_proc p WHERE p.oid = v_fn)
+      USING ERRCODE = 'invalid_function_definition';
+  END IF;
+  IF NOT has_function_privilege(session_user, v_fn, 'EXECUTE') THEN
+    RAISE EXCEPTION 'register_job: role % may not execute body %', session_user, v_fn::regprocedure
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+
+  -- the schedule and its zone
+  v_err := bgjobs.cron_check(v_sched, v_tz);
+  IF v_err IS NOT NULL THEN
+    RAISE EXCEPTION 'register_job: schedule % in zone %: %', quote_literal(v_sched), quote_literal(v_tz), v_err
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_tz = 'tenant' THEN
+    v_m := regexp_match(v_sched, '^([0-9]{1,2}) ([0-9]{1,2}) \* \* \*$');
+    IF v_m IS NULL THEN
+      RAISE EXCEPTION 'register_job: timezone tenant takes a daily schedule ''M H * * *'' (the local time in each tenant''s zone), not %',
+                      quote_literal(v_sched)
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_tenant := true;
+    v_local := make_time(v_m[2]::integer, v_m[1]::integer, 0);
+    v_tick := bgjobs.zone_tick(v_sched);
+    v_interval := interval '1 day';
+  ELSE
+    IF v_tz <> 'UTC' THEN
+      IF bgjobs.cron_prev('* * * * *', 'UTC', now()) IS NULL THEN
+        RAISE EXCEPTION 'register_job: timezone % needs the schedule math of plpython3u, which this server lacks; use UTC or tenant',
+                        quote_literal(v_tz)
+          USING ERRCODE = 'feature_not_supported';
+      END IF;
+      v_tick := bgjobs.zone_tick(v_sched);
+    END IF;
+    v_interval := coalesce(bgjobs.cron_max_gap(v_sched, v_tz), interval '1 day');
+  END IF;
+
+  -- the expectations
+  IF register_job.timeout IS NULL OR register_job.timeout <= interval '0' THEN
+    RAISE EXCEPTION 'register_job: timeout must be positive, not %', coalesce(register_job.timeout::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF register_job.expected_duration <= interval '0' THEN
+    RAISE EXCEPTION 'register_job: expected_duration must be positive (or NULL), not %', register_job.expected_duration
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF register_job.grace < interval '0' THEN
+    RAISE EXCEPTION 'register_job: grace must not be negative, not %', register_job.grace
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  v_grace := coalesce(register_job.grace,
+                      least(interval '1 hour', greatest(interval '5 minutes', v_interval / 4)));
+
+  -- the row: inserted, or updated only where it differs
+  SELECT * INTO v_old FROM bgjobs.job_registry r WHERE r.job_name = v_job FOR UPDATE;
+  v_new := NOT FOUND;
+  v_resched := v_new OR (v_old.schedule, v_old.timezone, v_old.tick)
+                        IS DISTINCT FROM (v_sched, CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END, v_tick);
+  IF v_new THEN
+    INSERT INTO bgjobs.job_registry AS r
+      (job_name, description, schedule, tick, function_schema, function_name, body_args, body_returns,
+       tenant_local, local_time, timezone, expected_interval, expected_duration, timeout, grace,
+       slots_from, registered_by)
+    VALUES (v_job, coalesce(register_job.description, ''), v_sched, v_tick, v_schema, v_fname, v_args, v_returns,
+            v_tenant, v_local, CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END, v_interval,
+            register_job.expected_duration, register_job.timeout, v_grace, now(), session_user);
+    v_changed := true;
+  ELSE
+    UPDATE bgjobs.job_registry AS r
+       SET description = coalesce(register_job.description, ''), schedule = v_sched, tick = v_tick,
+           function_schema = v_schema, function_name = v_fname, body_args = v_args, body_returns = v_returns,
+           tenant_local = v_tenant, local_time = v_local,
+           timezone = CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END,
+           expected_interval = v_interval, expected_duration = register_job.expected_duration,
+           timeout = register_job.timeout, grace = v_grace,
+           slots_from = CASE WHEN v_resched THEN now() ELSE r.slots_from END,
+           updated_at = now()
+     WHERE r.job_name = v_job
+       AND (r.description, r.schedule, r.tick, r.function_schema, r.function_name, r.body_args, r.body_returns,
+            r.tenant_local, r.local_time, r.timezone, r.expected_interval, r.expected_duration, r.timeout, r.grace)
+           IS DISTINCT FROM
+           (coalesce(register_job.description, ''), v_sched, v_tick, v_schema, v_fname, v_args, v_returns,
+            v_tenant, v_local, CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END, v_interval,
+            register_job.expected_duration, register_job.timeout, v_grace);
+    v_changed := FOUND;
+  END IF;
+
+  IF NOT has_function_privilege('bgjobs_runner', v_fn, 'EXECUTE') THEN
+    RAISE WARNING 'register_job: bgjobs_runner, which runs job "%", may not execute %: its runs will fail until you GRANT EXECUTE ON FUNCTION % TO bgjobs_runner',
+                  v_job, v_fn::regprocedure, v_fn::regprocedure;
+  END IF;
+
+  -- pg_cron
+  IF coalesce(current_setting('bgjobs.defer_schedule', true), '') NOT IN ('on', 'true', '1') THEN
+    v_cron := bgjobs.cron_apply(v_job);
+    IF v_cron IS NULL THEN
+      RAISE NOTICE 'register_job: pg_cron does not live in database % (or bgjobs_runner may not schedule here): run `bgjobs jobs add` or `bgjobs install` to apply the schedule of "%"',
+                   current_database(), v_job;
+    ELSE
+      UPDATE bgjobs.job_registry r SET cron_jobname = v_cron
+       WHERE r.job_name = v_job AND r.cron_jobname IS DISTINCT FROM v_cron;
+    END IF;
+  END IF;
+
+  IF v_changed THEN
+    INSERT INTO public.audit_log (action_type, entity_type, details)
+    VALUES (CASE WHEN v_new THEN 'job_registered' ELSE 'job_updated' END, 'background_job',
+            jsonb_build_object('job_name', v_job, 'body', v_fn::regprocedure::text, 'schedule', v_sched,
+                               'timezone', CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END, 'by', session_user));
+  END IF;
+
+  RETURN (SELECT jsonb_build_object('job', r.job_name, 'body', v_fn::regprocedure::text, 'schedule', r.schedule,
+                                    'timezone', r.timezone, 'tick', coalesce(r.tick, r.schedule),
+                                    'pg_cron_job', coalesce(r.cron_jobname, r.job_name),
+                                    'scheduled', v_cron IS NOT NULL, 'created', v_new, 'changed', v_changed,
+                                    'expected_interval', r.expected_interval::text, 'grace', r.grace::text)
+            FROM bgjobs.job_registry r WHERE r.job_name = v_job);
+END;
+$_$;
+
 CREATE FUNCTION bgjobs.release_run_lock(p_job_name text) RETURNS boolean
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$ SELECT pg_catalog.pg_advisory_unlock(1650944610, pg_catalog.hashtext(p_job_name)) $$;
 
+CREATE FUNCTION bgjobs.remove_maintenance_window(p_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  DELETE FROM bgjobs.maintenance_windows w WHERE w.id = p_id;
+  RETURN FOUND;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.resume_job(job_name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_job text := resume_job.job_name;
+  r     bgjobs.job_registry%ROWTYPE;
+BEGIN
+  SELECT * INTO r FROM bgjobs.job_registry j WHERE j.job_name = v_job FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'resume_job: unknown job "%"', v_job USING ERRCODE = 'undefined_object';
+  END IF;
+  IF NOT bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN
+    RAISE NOTICE 'resume_job: job "%" is not paused', v_job;
+    RETURN;
+  END IF;
+  -- the pause ends now; slots_floor() keeps the slots it covered from being caught up
+  UPDATE bgjobs.job_registry j SET paused_until = now(), updated_at = now() WHERE j.job_name = v_job;
+  INSERT INTO public.audit_log (action_type, entity_type, details)
+  VALUES ('job_resumed', 'background_job', jsonb_build_object('job_name', v_job, 'by', session_user));
+END;
+$$;
+
 CREATE PROCEDURE bgjobs.run_scheduled_job(IN p_job_name text, IN p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone)
     LANGUAGE plpgsql
     AS $$
 DECLARE
-  v_as_of   timestamptz := coalesce(p_as_of, pg_catalog.now());
+  v_as_of   timestamptz := p_as_of;
   v_tenants uuid[];
   v_run     uuid;
   v_skip    boolean;
   v_resp    jsonb;
+  v_due     boolean;
+  v_slot    timestamptz;
 BEGIN
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  v_as_of := coalesce(v_as_of, pg_catalog.now());
+  IF bgjobs.maintenance_until(p_job_name, v_as_of) IS NOT NULL THEN
+    RETURN;                                         -- inside a maintenance window: no run
+  END IF;
   PERFORM bgjobs.reap_stale_runs(true);
-  v_tenants := bgjobs.due_tenants(p_job_name, v_as_of);
-  IF v_tenants IS NOT NULL AND pg_catalog.cardinality(v_tenants) = 0 THEN
+  SELECT d.due, d.tenants, d.slot INTO v_due, v_tenants, v_slot FROM bgjobs.due_work(p_job_name, v_as_of) d;
+  IF NOT v_due THEN
     RETURN;
   END IF;
+  v_as_of := coalesce(v_slot, v_as_of);
   SELECT b.run_id, b.skipped INTO v_run, v_skip FROM bgjobs.begin_run(p_job_name, v_as_of, 'cron', true) b;
   IF v_skip THEN
     COMMIT;
     RETURN;
   END IF;
+  IF v_slot IS NOT NULL THEN
+    INSERT INTO bgjobs.job_slots (job_name, slot, run_id) VALUES (p_job_name, v_slot, v_run)
+    ON CONFLICT DO NOTHING;
+  END IF;
   COMMIT;
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   v_resp := bgjobs.execute_run(v_run, p_job_name, v_as_of, v_tenants, true);
   PERFORM bgjobs.release_run_lock(p_job_name);
   COMMIT;
 END;
 $$;
 
+CREATE FUNCTION bgjobs.scheduler_state(OUT state text, OUT detail text) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_pid     integer;
+  v_cron_db text;
+BEGIN
+  IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+     AND NOT pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') THEN
+    state := 'unknown';
+    detail := format('cannot see the pg_cron launcher: role %s is neither a superuser nor a member of '
+                     'pg_read_all_stats', current_user);
+    RETURN;
+  END IF;
+  BEGIN   -- pg_cron's settings are superuser-only (or pg_read_all_settings)
+    v_cron_db := current_setting('cron.database_name', true);
+    IF v_cron_db IS NULL THEN
+      state := 'absent';
+      detail := 'pg_cron is not in shared_preload_libraries: no job fires';
+      RETURN;
+    END IF;
+  EXCEPTION WHEN insufficient_privilege THEN
+    v_cron_db := '?';
+  END;
+  SELECT a.pid INTO v_pid FROM pg_catalog.pg_stat_activity a WHERE a.backend_type = 'pg_cron launcher' LIMIT 1;
+  IF v_pid IS NOT NULL THEN
+    state := 'ok';
+    detail := format('pg_cron launcher running (pid %s, database %s)', v_pid, v_cron_db);
+  ELSE
+    state := 'down';
+    detail := 'pg_cron launcher not running: no job fires until the server restarts '
+              '(terminated with pg_terminate_backend, or crashed)';
+  END IF;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.secret_is_set(p_name text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT EXISTS (SELECT 1 FROM bgjobs.secrets s WHERE s.name = p_name AND s.value <> '') $$;
+
 CREATE FUNCTION bgjobs.skipped_response(p_run_id uuid) RETURNS jsonb
     LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   SELECT jsonb_build_object(
     'success', false,
@@ -1779,22 +2995,14 @@ CREATE FUNCTION bgjobs.skipped_response(p_run_id uuid) RETURNS jsonb
   FROM public.jobs_log j WHERE j.id = p_run_id
 $$;
 
-CREATE FUNCTION bgjobs.tasks_reset_overdue() RETURNS trigger
-    LANGUAGE plpgsql
+CREATE FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-BEGIN
-  IF NEW.status IN ('Completed', 'Cancelled')
-     OR OLD.status IN ('Completed', 'Cancelled')
-     OR (NEW.due_date IS DISTINCT FROM OLD.due_date
-         AND (NEW.due_date IS NULL OR NEW.due_date >= pg_catalog.now())) THEN
-    NEW.is_overdue := false;
-    NEW.overdue_since := NULL;
-    NEW.sla_violated := false;
-    NEW.sla_violated_at := NULL;
-  END IF;
-  RETURN NEW;
-END;
+  SELECT coalesce(max(f), '-infinity'::timestamptz)
+    FROM (VALUES (p_slots_from),
+                 (CASE WHEN p_paused_from IS NOT NULL THEN p_paused_until END)) v(f)
+   WHERE f <= p_at
 $$;
 
 CREATE FUNCTION bgjobs.tenants_check_timezone() RETURNS trigger
@@ -1810,9 +3018,472 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION bgjobs.unregister_job(job_name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_job  text := unregister_job.job_name;
+  v_cron text;
+  v_gone boolean;
+BEGIN
+  SELECT coalesce(r.cron_jobname, r.job_name) INTO v_cron
+    FROM bgjobs.job_registry r WHERE r.job_name = v_job FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unregister_job: unknown job "%"', v_job USING ERRCODE = 'undefined_object';
+  END IF;
+  v_gone := bgjobs.cron_remove(v_cron);
+  IF v_gone IS NULL THEN
+    RAISE NOTICE 'unregister_job: pg_cron does not live in database %: `bgjobs jobs remove` unschedules pg_cron job "%" there',
+                 current_database(), v_cron;
+  END IF;
+  DELETE FROM bgjobs.job_registry r WHERE r.job_name = v_job;
+  DELETE FROM bgjobs.job_slots s WHERE s.job_name = v_job;
+  DELETE FROM bgjobs.tenant_job_runs t WHERE t.job_name = v_job;
+  DELETE FROM bgjobs.alert_state a WHERE a.subject = v_job;
+  DELETE FROM public.job_heartbeats h WHERE h.job_name = v_job;
+  INSERT INTO public.audit_log (action_type, entity_type, details)
+  VALUES ('job_unregistered', 'background_job',
+          jsonb_build_object('job_name', v_job, 'pg_cron_job', v_cron, 'by', session_user));
+END;
+$$;
+
+CREATE FUNCTION bgjobs.unwatch_cron_job(p_jobid bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_subjects text[];
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM bgjobs.cron_watch_jobs(now(), 0) j WHERE j.jobid = p_jobid) THEN
+    RAISE EXCEPTION 'no pg_cron job with jobid % (bgjobs'' own jobs are not watched this way)', coalesce(p_jobid::text, 'NULL')
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  v_subjects := ARRAY(SELECT t.subject FROM bgjobs.watch_targets(now(), 0) t WHERE t.jobid = p_jobid);
+  INSERT INTO bgjobs.cron_watch_optouts (jobid) VALUES (p_jobid) ON CONFLICT DO NOTHING;
+  UPDATE bgjobs.alert_state a SET state = 'ok', resolved_at = now(), since = now(), silenced = false
+   WHERE a.subject = ANY (v_subjects) AND a.state = 'firing';
+  RETURN 1;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.unwatch_cron_job(p_jobname text, p_database text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_ids      bigint[];
+  v_subjects text[];
+BEGIN
+  v_ids := ARRAY(SELECT j.jobid FROM bgjobs.cron_watch_jobs(now(), 0) j
+                  WHERE j.jobname = p_jobname AND (p_database IS NULL OR j.database = p_database));
+  IF cardinality(v_ids) = 0 THEN
+    RAISE EXCEPTION 'no pg_cron job named "%"%', coalesce(p_jobname, 'NULL'),
+      CASE WHEN p_database IS NULL THEN '' ELSE format(' in database "%s"', p_database) END
+      USING ERRCODE = 'no_data_found',
+            HINT = 'SELECT jobid, jobname, database FROM cron.job lists them (bgjobs'' own jobs are not watched this way)';
+  END IF;
+  v_subjects := ARRAY(SELECT t.subject FROM bgjobs.watch_targets(now(), 0) t WHERE t.jobid = ANY (v_ids));
+  INSERT INTO bgjobs.cron_watch_optouts (jobname, database) VALUES (p_jobname, p_database) ON CONFLICT DO NOTHING;
+  UPDATE bgjobs.alert_state a SET state = 'ok', resolved_at = now(), since = now(), silenced = false
+   WHERE a.subject = ANY (v_subjects) AND a.state = 'firing';
+  RETURN cardinality(v_ids);
+END;
+$$;
+
+CREATE FUNCTION bgjobs.unwatch_job(job_name text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  DELETE FROM bgjobs.watched_jobs w WHERE w.job_name = unwatch_job.job_name;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  UPDATE bgjobs.alert_state a SET state = 'ok', resolved_at = now(), since = now(), silenced = false
+   WHERE a.subject = unwatch_job.job_name AND a.state = 'firing';
+  RETURN true;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.watch_checkin() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_kind text;
+  v_open bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM bgjobs.watched_jobs w WHERE w.job_name = NEW.job_name) THEN
+    RETURN NULL;
+  END IF;
+  v_kind := CASE WHEN lower(coalesce(NEW.status, '')) IN ('started', 'start', 'running') THEN 'start'
+                 WHEN lower(coalesce(NEW.status, '')) IN ('failed', 'fail', 'failure', 'error') THEN 'failed'
+                 ELSE 'success' END;
+  IF v_kind = 'start' THEN
+    UPDATE bgjobs.watch_runs r SET status = 'abandoned'
+     WHERE r.job_name = NEW.job_name AND r.status = 'running';
+    INSERT INTO bgjobs.watch_runs (job_name, started_at, status, reported, metadata)
+    VALUES (NEW.job_name, NEW.last_run_at, 'running', NEW.status, coalesce(NEW.metadata, '{}'));
+    RETURN NULL;
+  END IF;
+  SELECT r.id INTO v_open FROM bgjobs.watch_runs r
+   WHERE r.job_name = NEW.job_name AND r.status = 'running'
+   ORDER BY r.started_at DESC LIMIT 1;
+  IF v_open IS NOT NULL THEN
+    UPDATE bgjobs.watch_runs r
+       SET finished_at = NEW.last_run_at, status = v_kind, reported = NEW.status,
+           metadata = r.metadata || coalesce(NEW.metadata, '{}')
+     WHERE r.id = v_open;
+  ELSE
+    INSERT INTO bgjobs.watch_runs (job_name, finished_at, status, reported, metadata)
+    VALUES (NEW.job_name, NEW.last_run_at, v_kind, NEW.status, coalesce(NEW.metadata, '{}'));
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.watch_cron_job(p_jobid bigint) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  WITH d AS (DELETE FROM bgjobs.cron_watch_optouts o WHERE o.jobid = p_jobid RETURNING 1)
+  SELECT count(*)::integer FROM d
+$$;
+
+CREATE FUNCTION bgjobs.watch_cron_job(p_jobname text, p_database text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  WITH d AS (DELETE FROM bgjobs.cron_watch_optouts o
+              WHERE o.jobname = p_jobname AND o.database IS NOT DISTINCT FROM p_database RETURNING 1)
+  SELECT count(*)::integer FROM d
+$$;
+
+CREATE FUNCTION bgjobs.watch_job(job_name text, schedule text, timezone text DEFAULT 'UTC'::text, grace interval DEFAULT NULL::interval) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_name  text := btrim(coalesce(watch_job.job_name, ''));
+  v_sched text := btrim(regexp_replace(coalesce(watch_job.schedule, ''), '\s+', ' ', 'g'));
+  v_zone  text := coalesce(nullif(btrim(watch_job.timezone), ''), 'UTC');
+  v_grace interval := watch_job.grace;
+  v_math  boolean := to_regprocedure('bgjobs.cron_fire_epoch(text,text,numeric,boolean)') IS NOT NULL;
+  v_prev  timestamptz;
+  v_next  timestamptz;
+  v_row   jsonb;
+BEGIN
+  IF v_name = '' OR length(v_name) > 200 OR v_name ~ '[[:cntrl:]]' THEN
+    RAISE EXCEPTION 'invalid job name "%": 1 to 200 printable characters', coalesce(watch_job.job_name, '')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_name LIKE 'pg_cron:%' THEN
+    RAISE EXCEPTION 'invalid job name "%": names starting with pg_cron: are the watched pg_cron jobs''', v_name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM bgjobs.job_registry r WHERE r.job_name = v_name) THEN
+    RAISE EXCEPTION 'job "%" is a job bgjobs runs; a monitor-only job needs another name', v_name
+      USING ERRCODE = 'duplicate_object';
+  END IF;
+  IF v_zone = 'tenant' OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = v_zone) THEN
+    RAISE EXCEPTION 'unknown time zone "%" for job "%"', v_zone, v_name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'use an IANA zone name such as UTC or Europe/Berlin';
+  END IF;
+  IF v_grace IS NOT NULL AND v_grace < interval '0' THEN
+    RAISE EXCEPTION 'invalid grace "%" for job "%": must not be negative', v_grace, v_name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_sched !~ '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+ \S+ \S+ \S+ \S+)$' THEN
+    RAISE EXCEPTION 'invalid cron expression "%" for job "%": 5 fields (minute hour day month weekday) or @daily, @hourly, ...',
+      coalesce(watch_job.schedule, ''), v_name USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_math THEN
+    BEGIN
+      v_prev := bgjobs.cron_prev(v_sched, v_zone, now());
+      v_next := bgjobs.cron_next(v_sched, v_zone, now());
+    EXCEPTION WHEN others THEN
+      RAISE EXCEPTION 'invalid cron expression "%" for job "%": %', v_sched, v_name,
+        regexp_replace(SQLERRM, '^.*invalid cron expression ''[^'']*'': ', '')
+        USING ERRCODE = 'invalid_parameter_value';
+    END;
+    IF v_next IS NULL THEN
+      RAISE EXCEPTION 'invalid cron expression "%" for job "%": it never fires', v_sched, v_name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END IF;
+  IF v_grace IS NULL THEN
+    v_grace := CASE WHEN v_prev IS NULL OR v_next IS NULL THEN interval '1 hour'
+                    ELSE least(interval '1 hour', greatest(interval '1 minute',
+                               date_trunc('second', (v_next - v_prev) / 2))) END;
+  END IF;
+
+  INSERT INTO bgjobs.watched_jobs AS w (job_name, schedule, timezone, grace)
+  VALUES (v_name, v_sched, v_zone, v_grace)
+  ON CONFLICT ON CONSTRAINT watched_jobs_pkey DO UPDATE
+     SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, grace = EXCLUDED.grace, updated_at = now()
+  RETURNING jsonb_build_object('job_name', w.job_name, 'schedule', w.schedule, 'timezone', w.timezone,
+                               'grace', w.grace::text, 'registered_at', w.registered_at,
+                               'next_expected_run', v_next)
+    INTO v_row;
+  RETURN v_row;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.watch_refresh(p_as_of timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  r      record;
+  v_prev timestamptz;
+  v_next timestamptz;
+  v_err  text;
+  v_n    integer := 0;
+  v_ids    bigint[];
+  v_scheds text[];
+  v_zones  text[];
+  v_graces interval[];
+BEGIN
+  -- one read of what is watched (pg_cron's table is read once)
+  SELECT array_agg(t.jobid), array_agg(t.schedule), array_agg(t.timezone), array_agg(t.grace)
+    INTO v_ids, v_scheds, v_zones, v_graces
+    FROM bgjobs.watch_targets(p_as_of, 0) t;
+  v_ids := coalesce(array_remove(v_ids, NULL), '{}');        -- monitor-only jobs have none
+  INSERT INTO bgjobs.cron_watch_seen (jobid) SELECT i FROM unnest(v_ids) i ON CONFLICT DO NOTHING;
+  DELETE FROM bgjobs.cron_watch_seen s WHERE NOT (s.jobid = ANY (v_ids));
+  FOR r IN
+    SELECT DISTINCT ON (t.schedule, t.timezone) t.schedule, t.timezone, p_as_of - t.grace - interval '1 microsecond' AS at
+      FROM unnest(v_scheds, v_zones, v_graces) AS t(schedule, timezone, grace)
+      LEFT JOIN bgjobs.schedule_cache c ON c.schedule = t.schedule AND c.timezone = t.timezone
+     WHERE t.schedule !~* '^\s*[0-9]+\s+seconds?\s*$'
+       AND (c.schedule IS NULL
+            OR (c.error IS NULL AND c.prev_fire IS NOT NULL
+                AND NOT (c.prev_fire <= p_as_of - t.grace - interval '1 microsecond'
+                         AND c.next_fire > p_as_of - t.grace - interval '1 microsecond')))
+     ORDER BY t.schedule, t.timezone, t.grace
+  LOOP
+    v_err := NULL;
+    BEGIN
+      v_prev := bgjobs.cron_prev(r.schedule, r.timezone, r.at);
+      v_next := CASE WHEN v_prev IS NOT NULL THEN bgjobs.cron_next(r.schedule, r.timezone, v_prev) END;
+    EXCEPTION WHEN others THEN
+      v_prev := NULL;
+      v_next := NULL;
+      v_err := left(SQLERRM, 300);
+    END;
+    INSERT INTO bgjobs.schedule_cache AS c (schedule, timezone, prev_fire, next_fire, error, updated_at)
+    VALUES (r.schedule, r.timezone, v_prev, v_next, v_err, now())
+    ON CONFLICT (schedule, timezone) DO UPDATE
+       SET prev_fire = EXCLUDED.prev_fire, next_fire = EXCLUDED.next_fire, error = EXCLUDED.error,
+           updated_at = EXCLUDED.updated_at;
+    v_n := v_n + 1;
+  END LOOP;
+  RETURN v_n;
+END;
+$_$;
+
+CREATE FUNCTION bgjobs.watch_stats(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(job_name text, last_run_at timestamp with time zone, last_status text, last_duration_seconds numeric, last_records_updated integer, last_error text, health_status text, runs_24h bigint, successes_24h bigint, failures_24h bigint, success_rate_24h numeric, runs_7d bigint, successes_7d bigint, failures_7d bigint, success_rate_7d numeric, runs_30d bigint, successes_30d bigint, failures_30d bigint, success_rate_30d numeric, records_updated_24h bigint, p50_duration_seconds numeric, p95_duration_seconds numeric, avg_duration_seconds numeric, max_duration_seconds numeric, health_score numeric, health_label text, next_expected_run timestamp with time zone, kind text, pg_cron_job text, schedule text, timezone text, active boolean, running_since timestamp with time zone, last_duration interval)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+SELECT t.subject,
+       last.eff, last.st, round(extract(epoch FROM last.e - last.s)::numeric, 3), 0, t.last_error,
+       CASE WHEN last.st IS NULL THEN 'UNKNOWN'
+            WHEN last.st = 'failed' THEN 'CRITICAL'
+            WHEN p_as_of - last.eff > interval '25 hours' THEN 'WARNING'
+            WHEN last.st = 'success' THEN 'OK'
+            ELSE 'UNKNOWN' END,
+       w.runs_24h, w.ok_24h, w.runs_24h - w.ok_24h,
+       CASE WHEN w.runs_24h > 0 THEN round(100.0 * w.ok_24h / w.runs_24h, 2) END,
+       w.runs_7d, w.ok_7d, w.runs_7d - w.ok_7d,
+       CASE WHEN w.runs_7d > 0 THEN round(100.0 * w.ok_7d / w.runs_7d, 2) END,
+       w.runs_30d, w.ok_30d, w.runs_30d - w.ok_30d,
+       CASE WHEN w.runs_30d > 0 THEN round(100.0 * w.ok_30d / w.runs_30d, 2) END,
+       0::bigint,
+       round(w.p50::numeric, 3), round(w.p95::numeric, 3), round(w.avg::numeric, 3), round(w.max::numeric, 3),
+       CASE WHEN w.runs_7d > 0 THEN round(100.0 * w.ok_7d / w.runs_7d, 1) END,
+       CASE WHEN w.runs_7d = 0 THEN 'No runs'
+            WHEN 100.0 * w.ok_7d / w.runs_7d >= 95 THEN 'Healthy'
+            WHEN 100.0 * w.ok_7d / w.runs_7d >= 80 THEN 'Degraded'
+            ELSE 'Unhealthy' END,
+       CASE WHEN t.schedule ~* '^\s*[0-9]+\s+seconds?\s*$' THEN NULL
+            -- a monitor-only job's schedule was checked by watch_job; a pg_cron job's once the
+            -- cache has it without an error (pg_cron accepts expressions the cron math does not)
+            -- the cached fires answer when they bracket as_of (a daily schedule: all day)
+            WHEN c.prev_fire <= p_as_of AND c.next_fire > p_as_of THEN c.next_fire
+            WHEN t.kind = 'watch' OR (c.schedule IS NOT NULL AND c.error IS NULL)
+              THEN bgjobs.cron_next(t.schedule, t.timezone, p_as_of)
+       END,
+       t.kind, t.pg_cron_job, t.schedule, t.timezone, t.active,
+       CASE WHEN t.statuses[1] = 'running' THEN t.starts[1] END,
+       last.e - last.s
+  FROM bgjobs.watch_targets(p_as_of, 100) t
+  LEFT JOIN bgjobs.schedule_cache c ON c.schedule = t.schedule AND c.timezone = t.timezone
+  LEFT JOIN LATERAL (
+    SELECT coalesce(u.s, u.e) AS eff, u.s, u.e, u.st
+      FROM unnest(t.starts, t.ends, t.statuses) WITH ORDINALITY AS u(s, e, st, i)
+     WHERE u.st IN ('success', 'failed')
+     ORDER BY u.i
+     LIMIT 1) last ON true
+ CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE x.eff > p_as_of - interval '24 hours') AS runs_24h,
+           count(*) FILTER (WHERE x.eff > p_as_of - interval '24 hours' AND x.st = 'success') AS ok_24h,
+           count(*) FILTER (WHERE x.eff > p_as_of - interval '7 days') AS runs_7d,
+           count(*) FILTER (WHERE x.eff > p_as_of - interval '7 days' AND x.st = 'success') AS ok_7d,
+           count(*) FILTER (WHERE x.eff > p_as_of - interval '30 days') AS runs_30d,
+           count(*) FILTER (WHERE x.eff > p_as_of - interval '30 days' AND x.st = 'success') AS ok_30d,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY x.d) AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY x.d) AS p95,
+           avg(x.d) AS avg, max(x.d) AS max
+      FROM (SELECT coalesce(u.s, u.e) AS eff, u.st,
+                   CASE WHEN u.st = 'success' THEN extract(epoch FROM u.e - u.s) END AS d
+              FROM unnest(t.starts, t.ends, t.statuses) AS u(s, e, st)
+             WHERE u.st IN ('success', 'failed')) x) w
+$_$;
+
+CREATE FUNCTION bgjobs.watch_targets(p_as_of timestamp with time zone, p_runs integer) RETURNS TABLE(subject text, kind text, pg_cron_job text, database text, schedule text, timezone text, grace interval, active boolean, ref_at timestamp with time zone, starts timestamp with time zone[], ends timestamp with time zone[], statuses text[], last_error text, jobid bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+SELECT w.job_name, 'watch', NULL::text, NULL::text, w.schedule, w.timezone, w.grace, true, w.registered_at,
+       coalesce(r.starts, '{}'), coalesce(r.ends, '{}'), coalesce(r.statuses, '{}'), r.last_error, NULL::bigint
+  FROM bgjobs.watched_jobs w
+  LEFT JOIN LATERAL (
+    SELECT array_agg(x.started_at ORDER BY x.eff DESC) AS starts,
+           array_agg(x.finished_at ORDER BY x.eff DESC) AS ends,
+           array_agg(x.status ORDER BY x.eff DESC) AS statuses,
+           (array_agg(left(coalesce(x.metadata ->> 'error', x.metadata ->> 'error_message', x.metadata ->> 'message',
+                                    'reported ' || x.reported), 300) ORDER BY x.eff DESC)
+              FILTER (WHERE x.status = 'failed'))[1] AS last_error
+      FROM (SELECT coalesce(v.started_at, v.finished_at) AS eff, v.started_at, v.finished_at, v.status,
+                   v.reported, v.metadata
+              FROM bgjobs.watch_runs v
+             WHERE v.job_name = w.job_name AND v.status <> 'abandoned'
+               AND coalesce(v.started_at, v.finished_at) <= p_as_of
+             ORDER BY coalesce(v.started_at, v.finished_at) DESC
+             LIMIT p_runs) x
+  ) r ON p_runs > 0
+UNION ALL
+SELECT c.name || CASE WHEN count(*) OVER (PARTITION BY c.name) > 1 THEN '#' || c.jobid ELSE '' END,
+       'pg_cron', c.jobname, c.database, c.schedule, c.tz, c.grace,
+       c.active, coalesce(s.first_seen_at, p_as_of),
+       c.starts, c.ends, c.statuses, c.last_error, c.jobid
+  FROM (SELECT j.*, cfg.tz, cfg.grace,
+               'pg_cron:' || coalesce(j.jobname, '#' || j.jobid)
+                 || CASE WHEN j.database <> current_database() THEN '@' || j.database ELSE '' END AS name
+          FROM (SELECT bgjobs.get_setting('watch_cron_jobs')::boolean AS enabled,
+                       coalesce(nullif(current_setting('cron.timezone', true), ''), 'UTC') AS tz,
+                       make_interval(mins => bgjobs.get_setting('watch_cron_grace_minutes')::integer) AS grace) cfg
+         CROSS JOIN LATERAL bgjobs.cron_watch_jobs(p_as_of, CASE WHEN cfg.enabled THEN p_runs ELSE 0 END) j
+         WHERE cfg.enabled
+           AND NOT EXISTS (SELECT 1 FROM bgjobs.cron_watch_optouts o
+                            WHERE o.jobid = j.jobid
+                               OR (o.jobname = j.jobname AND (o.database IS NULL OR o.database = j.database)))) c
+  LEFT JOIN bgjobs.cron_watch_seen s ON s.jobid = c.jobid
+$$;
+
+CREATE FUNCTION bgjobs.watchdog(p_as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(severity text, subject text, kind text, problem text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_state  text;
+  v_detail text;
+  v_cron_here boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = 'cron');
+BEGIN
+  SELECT s.state, s.detail INTO v_state, v_detail FROM bgjobs.scheduler_state() s;
+  IF v_state IN ('down', 'absent') THEN
+    RETURN QUERY SELECT 'CRITICAL'::text, 'scheduler'::text, 'launcher'::text, v_detail;
+  ELSIF v_state = 'unknown' THEN
+    RETURN QUERY SELECT 'WARNING'::text, 'scheduler'::text, 'launcher'::text, v_detail;
+  END IF;
+
+  RETURN QUERY
+  SELECT 'CRITICAL'::text, r.job_name, 'ticks'::text,
+         format('%s has not run for %s (every %s; last run %s): pg_cron is not firing bgjobs'' ticks',
+                r.job_name, date_trunc('second', p_as_of - coalesce(l.last, r.registered_at)), r.expected_interval,
+                coalesce(to_char(l.last AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), 'never'))
+    FROM bgjobs.job_registry r
+    LEFT JOIN LATERAL (
+      SELECT max(coalesce(j.as_of, j.started_at)) AS last, bool_or(j.trigger = 'cron') AS by_cron
+        FROM public.jobs_log j
+       WHERE j.job_name = r.job_name AND coalesce(j.as_of, j.started_at) <= p_as_of) l ON true
+   WHERE r.job_name IN ('deliver-notifications', 'check-job-health')
+     AND r.enabled
+     AND CASE WHEN v_cron_here
+              THEN EXISTS (SELECT 1 FROM bgjobs.cron_jobs() c
+                            WHERE c.jobname = coalesce(r.cron_jobname, r.job_name) AND c.active)
+              ELSE coalesce(l.by_cron, false) END
+     AND coalesce(l.last, r.registered_at) < p_as_of - 2 * r.expected_interval - interval '30 seconds';
+
+  RETURN QUERY
+  SELECT 'CRITICAL'::text, a.subject, 'alert'::text,
+         format('%s: %s firing since %s: %s', a.display_name, a.rule,
+                to_char(a.since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), left(a.summary, 300))
+    FROM bgjobs.alert_state a
+   WHERE a.state = 'firing' AND a.severity = 'CRITICAL' AND a.rule <> 'scheduler_down'
+     AND NOT EXISTS (SELECT 1 FROM bgjobs.silences s
+                      WHERE (s.job_name IS NULL OR s.job_name = a.subject)
+                        AND s.starts_at <= p_as_of AND s.until > p_as_of)
+   ORDER BY a.since, a.subject, a.rule;
+END;
+$$;
+
+CREATE FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_problems text[];
+  v_unknown  boolean;
+  v_findings jsonb := '[]'::jsonb;
+  v_counts   jsonb;
+BEGIN
+  SELECT array_agg(w.problem ORDER BY w.kind, w.subject) FILTER (WHERE w.severity = 'CRITICAL'),
+         bool_or(w.severity <> 'CRITICAL')
+    INTO v_problems, v_unknown
+    FROM bgjobs.watchdog(p_as_of) w
+   WHERE w.kind IN ('launcher', 'ticks');
+  IF coalesce(v_unknown, false) AND v_problems IS NULL THEN
+    RETURN jsonb_build_object('problems', '[]'::jsonb, 'skipped', 'cannot see the pg_cron launcher');
+  END IF;
+  IF v_problems IS NOT NULL THEN
+    v_findings := jsonb_build_array(jsonb_build_object(
+      'subject', 'scheduler', 'rule', 'scheduler_down', 'severity', 'CRITICAL',
+      'display_name', 'pg_cron scheduler',
+      'summary', array_to_string(v_problems, '; '),
+      'details', jsonb_build_object('problems', to_jsonb(v_problems),
+                                    'fix', 'restart PostgreSQL to bring the pg_cron launcher back; '
+                                           'run bgjobs doctor')));
+  END IF;
+  v_counts := bgjobs.apply_alerts(p_as_of, ARRAY['scheduler_down'], v_findings, ARRAY['scheduler']);
+  RETURN v_counts || jsonb_build_object('problems', coalesce(to_jsonb(v_problems), '[]'::jsonb));
+END;
+$$;
+
+CREATE FUNCTION bgjobs.zone_tick(p_schedule text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+  SELECT CASE
+    WHEN m IS NULL OR m !~ '^[0-9]{1,2}(,[0-9]{1,2})*$' THEN '* * * * *'
+    ELSE (SELECT CASE WHEN array_agg(x ORDER BY x) = ARRAY[0, 15, 30, 45] THEN '*/15 * * * *'
+                      ELSE array_to_string(array_agg(x ORDER BY x), ',') || ' * * * *' END
+            FROM (SELECT DISTINCT (v::integer % 15) + 15 * k AS x
+                    FROM unnest(string_to_array(m, ',')) v, generate_series(0, 3) k) s)
+  END
+  FROM (SELECT CASE lower(btrim(p_schedule))
+                 WHEN '@hourly' THEN '0' WHEN '@daily' THEN '0' WHEN '@midnight' THEN '0'
+                 WHEN '@weekly' THEN '0' WHEN '@monthly' THEN '0' WHEN '@yearly' THEN '0' WHEN '@annually' THEN '0'
+                 ELSE split_part(regexp_replace(btrim(p_schedule), '\s+', ' ', 'g'), ' ', 1) END AS m) f
+$_$;
+
 CREATE FUNCTION public.job_metrics(as_of timestamp with time zone DEFAULT now(), job_name text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 WITH p AS (SELECT coalesce(job_metrics.as_of, now()) AS as_of, job_metrics.job_name AS job),
 s AS (
@@ -1830,8 +3501,9 @@ rd AS (
 jobs AS (
   SELECT jsonb_agg(jsonb_build_object(
            'job', s.job_name,
-           'schedule', CASE WHEN r.tenant_local THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local' ELSE r.schedule END,
-           'enabled', r.enabled,
+           'schedule', CASE WHEN r.tenant_local THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
+                            ELSE coalesce(r.schedule, wt.schedule) END,
+           'enabled', coalesce(r.enabled, true),
            'healthStatus', s.health_status,
            'healthScore', s.health_score,
            'healthLabel', s.health_label,
@@ -1856,7 +3528,9 @@ jobs AS (
                                  FROM bgjobs.alert_state a
                                 WHERE a.subject = s.job_name AND a.state = 'firing'), '[]'::jsonb))
            ORDER BY s.job_name) AS list
-    FROM s JOIN bgjobs.job_registry r ON r.job_name = s.job_name
+    FROM s LEFT JOIN bgjobs.job_registry r ON r.job_name = s.job_name
+    -- monitor-only jobs and watched pg_cron jobs (bgjobs.watch_targets)
+    LEFT JOIN (SELECT w.subject, w.schedule FROM p, bgjobs.watch_targets(p.as_of, 0) w) wt ON wt.subject = s.job_name
 ),
 runs AS (
   SELECT count(*) FILTER (WHERE j.status IN ('success', 'failed')) AS total,
@@ -1904,7 +3578,7 @@ $$;
 
 CREATE FUNCTION public.job_metrics_prometheus(as_of timestamp with time zone DEFAULT now()) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_as_of timestamptz := coalesce(job_metrics_prometheus.as_of, now());
@@ -1955,9 +3629,10 @@ BEGIN
                                           ('7d', 'success', successes_7d), ('7d', 'failed', failures_7d),
                                           ('30d', 'success', successes_30d), ('30d', 'failed', failures_30d)) w(win, status, n)
     UNION ALL
-    SELECT 8, 'bgjobs_job_duration_seconds', 'gauge', 'Duration quantiles of the last 100 successful runs.',
-           string_agg(format('bgjobs_job_duration_seconds{job="%s",quantile="%s"} %s', j, q.q, q.v), E'\n' ORDER BY j, q.q)
-      FROM lbl CROSS JOIN LATERAL (VALUES ('0.5', p50_duration_seconds), ('0.95', p95_duration_seconds)) q(q, v)
+    -- a percentile label, not "quantile": that label belongs to summaries (promtool check metrics)
+    SELECT 8, 'bgjobs_job_duration_seconds', 'gauge', 'Duration percentiles (50, 95) of the last 100 successful runs.',
+           string_agg(format('bgjobs_job_duration_seconds{job="%s",percentile="%s"} %s', j, q.q, q.v), E'\n' ORDER BY j, q.q)
+      FROM lbl CROSS JOIN LATERAL (VALUES ('50', p50_duration_seconds), ('95', p95_duration_seconds)) q(q, v)
      WHERE q.v IS NOT NULL
     UNION ALL
     SELECT 9, 'bgjobs_job_health_score', 'gauge', 'Successful / finished runs over 7 days x 100.',
@@ -1995,7 +3670,7 @@ $$;
 
 CREATE FUNCTION public.run_job(job_name text, as_of timestamp with time zone DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_job   text := run_job.job_name;
@@ -2039,7 +3714,7 @@ $_$;
 
 CREATE FUNCTION public.silence_job(job_name text, until timestamp with time zone, reason text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_job text := nullif(nullif(btrim(silence_job.job_name), ''), '*');
@@ -2069,7 +3744,7 @@ $$;
 
 CREATE FUNCTION public.unsilence_job(job_name text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_job text := nullif(nullif(btrim(unsilence_job.job_name), ''), '*');
@@ -2118,9 +3793,81 @@ CREATE TABLE bgjobs.alert_state (
     resolved_at timestamp with time zone,
     episodes integer DEFAULT 1 NOT NULL,
     CONSTRAINT alert_state_notified_severity_check CHECK ((notified_severity = ANY (ARRAY['INFO'::text, 'WARNING'::text, 'CRITICAL'::text]))),
-    CONSTRAINT alert_state_rule_check CHECK ((rule = ANY (ARRAY['missed_run'::text, 'stale_heartbeat'::text, 'consecutive_failures'::text, 'slow_run'::text, 'no_jobs_24h'::text, 'low_success_rate'::text, 'delivery_rate'::text, 'rule_storm'::text, 'analytics_anomaly'::text]))),
+    CONSTRAINT alert_state_rule_check CHECK ((rule = ANY (ARRAY['missed_run'::text, 'stale_heartbeat'::text, 'consecutive_failures'::text, 'slow_run'::text, 'no_jobs_24h'::text, 'low_success_rate'::text, 'delivery_rate'::text, 'rule_storm'::text, 'analytics_anomaly'::text, 'scheduler_down'::text, 'stuck_run'::text, 'short_run'::text]))),
     CONSTRAINT alert_state_severity_check CHECK ((severity = ANY (ARRAY['INFO'::text, 'WARNING'::text, 'CRITICAL'::text]))),
     CONSTRAINT alert_state_state_check CHECK ((state = ANY (ARRAY['ok'::text, 'firing'::text])))
+);
+
+CREATE TABLE bgjobs.app_tables (
+    table_name text NOT NULL,
+    origin text NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT app_tables_origin_check CHECK ((origin = ANY (ARRAY['created'::text, 'adopted'::text])))
+);
+
+CREATE TABLE bgjobs.archive_runs (
+    id bigint NOT NULL,
+    table_name text NOT NULL,
+    file text NOT NULL,
+    compressed boolean NOT NULL,
+    cutoff timestamp with time zone NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    batches integer DEFAULT 0 NOT NULL,
+    rows_archived bigint DEFAULT 0 NOT NULL,
+    bytes_committed bigint DEFAULT 0 NOT NULL,
+    last_key text[],
+    archived_by text DEFAULT SESSION_USER NOT NULL
+);
+
+ALTER TABLE bgjobs.archive_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME bgjobs.archive_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE bgjobs.automation_events (
+    log_id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    rule_id uuid,
+    event_key text,
+    entity_type text,
+    entity_id uuid,
+    event_data jsonb,
+    fired_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE bgjobs.cron_watch_optouts (
+    id bigint NOT NULL,
+    jobid bigint,
+    jobname text,
+    database text,
+    created_by text DEFAULT SESSION_USER NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cron_watch_optouts_what_ck CHECK (((jobid IS NULL) <> (jobname IS NULL)))
+);
+
+ALTER TABLE bgjobs.cron_watch_optouts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME bgjobs.cron_watch_optouts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE bgjobs.cron_watch_seen (
+    jobid bigint NOT NULL,
+    first_seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE bgjobs.installed_routines (
+    identity text NOT NULL,
+    installed_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE bgjobs.job_registry (
@@ -2141,8 +3888,50 @@ CREATE TABLE bgjobs.job_registry (
     enabled boolean DEFAULT true NOT NULL,
     registered_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    body_args smallint DEFAULT 2 NOT NULL,
+    body_returns text DEFAULT 'jsonb'::text NOT NULL,
+    tick text,
+    slots_from timestamp with time zone DEFAULT now() NOT NULL,
+    paused_from timestamp with time zone,
+    paused_until timestamp with time zone,
+    pause_reason text,
+    registered_by text DEFAULT SESSION_USER NOT NULL,
+    CONSTRAINT job_registry_body_args_check CHECK ((body_args = ANY (ARRAY[0, 1, 2]))),
+    CONSTRAINT job_registry_body_returns_check CHECK ((body_returns = ANY (ARRAY['jsonb'::text, 'integer'::text, 'void'::text]))),
     CONSTRAINT job_registry_local_time_ck CHECK (((NOT tenant_local) OR (local_time IS NOT NULL))),
+    CONSTRAINT job_registry_pause_ck CHECK (((paused_until IS NULL) OR (paused_from IS NOT NULL))),
     CONSTRAINT job_registry_timeout_ck CHECK ((timeout > '00:00:00'::interval))
+);
+
+CREATE TABLE bgjobs.job_slots (
+    job_name text NOT NULL,
+    slot timestamp with time zone NOT NULL,
+    run_id uuid,
+    handled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE bgjobs.maintenance_windows (
+    id bigint NOT NULL,
+    job_name text,
+    starts_at timestamp with time zone,
+    ends_at timestamp with time zone,
+    recurrence text,
+    duration interval,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
+    reason text NOT NULL,
+    created_by text DEFAULT SESSION_USER NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT maintenance_windows_kind_ck CHECK ((((starts_at IS NOT NULL) AND (ends_at IS NOT NULL) AND (ends_at > starts_at) AND (recurrence IS NULL) AND (duration IS NULL)) OR ((starts_at IS NULL) AND (ends_at IS NULL) AND (recurrence IS NOT NULL) AND (duration > '00:00:00'::interval) AND (duration <= '7 days'::interval)))),
+    CONSTRAINT maintenance_windows_reason_check CHECK ((btrim(reason) <> ''::text))
+);
+
+ALTER TABLE bgjobs.maintenance_windows ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME bgjobs.maintenance_windows_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 CREATE TABLE bgjobs.plpython_modules (
@@ -2152,11 +3941,32 @@ CREATE TABLE bgjobs.plpython_modules (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE bgjobs.schedule_cache (
+    schedule text NOT NULL,
+    timezone text NOT NULL,
+    prev_fire timestamp with time zone,
+    next_fire timestamp with time zone,
+    error text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE bgjobs.secrets (
     name text NOT NULL,
     value text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT secrets_name_check CHECK ((name ~ '^[A-Z][A-Z0-9_]*$'::text))
+);
+
+CREATE TABLE bgjobs.setting_spec (
+    key text NOT NULL,
+    type text NOT NULL,
+    default_value text NOT NULL,
+    min_value numeric,
+    max_value numeric,
+    choices text[],
+    optional boolean DEFAULT false NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    CONSTRAINT setting_spec_type_check CHECK ((type = ANY (ARRAY['integer'::text, 'number'::text, 'boolean'::text, 'choice'::text, 'email'::text, 'email_list'::text, 'url'::text, 'host'::text, 'port'::text, 'text'::text])))
 );
 
 CREATE TABLE bgjobs.silences (
@@ -2180,12 +3990,52 @@ ALTER TABLE bgjobs.silences ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE bgjobs.task_flags (
+    tenant_id uuid NOT NULL,
+    task_id uuid NOT NULL,
+    overdue_since timestamp with time zone,
+    sla_violated_at timestamp with time zone
+);
+
 CREATE TABLE bgjobs.tenant_job_runs (
     job_name text NOT NULL,
     tenant_id uuid NOT NULL,
     local_date date NOT NULL,
     run_id uuid,
     handled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE bgjobs.watch_runs (
+    id bigint NOT NULL,
+    job_name text NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    status text NOT NULL,
+    reported text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT watch_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'success'::text, 'failed'::text, 'abandoned'::text]))),
+    CONSTRAINT watch_runs_times_ck CHECK (((started_at IS NOT NULL) OR (finished_at IS NOT NULL)))
+);
+
+ALTER TABLE bgjobs.watch_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME bgjobs.watch_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE bgjobs.watched_jobs (
+    job_name text NOT NULL,
+    schedule text NOT NULL,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
+    grace interval NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    registered_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    registered_by text DEFAULT SESSION_USER NOT NULL,
+    CONSTRAINT watched_jobs_grace_ck CHECK ((grace >= '00:00:00'::interval))
 );
 
 CREATE TABLE public.analytics_snapshots (
@@ -2374,55 +4224,68 @@ CREATE VIEW public.job_status AS
     r.local_time,
     r.enabled,
         CASE
-            WHEN (to_regclass('cron.job'::text) IS NULL) THEN NULL::boolean
+            WHEN (NOT (EXISTS ( SELECT 1
+               FROM pg_namespace n
+              WHERE (n.nspname = 'cron'::name)))) THEN NULL::boolean
             ELSE (COALESCE(c.active, false) AND r.enabled)
         END AS active,
         CASE
             WHEN (h.pid IS NOT NULL) THEN 'Running'::text
+            WHEN ((sch.state = 'down'::text) AND r.enabled) THEN 'Scheduler down'::text
+            WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN 'Paused'::text
+            WHEN (( SELECT (EXISTS ( SELECT 1
+                       FROM bgjobs.maintenance_windows)) AS "exists") AND (bgjobs.maintenance_until(r.job_name, now()) IS NOT NULL)) THEN 'Maintenance'::text
             WHEN (last.status IS NULL) THEN 'Pending'::text
             WHEN (last.status = 'running'::text) THEN 'Abandoned'::text
             ELSE initcap(last.status)
         END AS state,
     h.pid AS running_pid,
-    last.started_at AS last_run_at,
+    last.eff AS last_run_at,
     last.status AS last_status,
     (last.completed_at - last.started_at) AS last_duration,
     last.records_updated AS last_records_updated,
     last.error_message AS last_error,
-    w.runs AS runs_7d,
-    w.successes AS successes_7d,
+    st.runs_7d,
+    st.successes_7d,
+    st.health_score,
+    st.health_label,
         CASE
-            WHEN (w.runs > 0) THEN round(((100.0 * (w.successes)::numeric) / (w.runs)::numeric), 1)
-            ELSE NULL::numeric
-        END AS health_score,
-        CASE
-            WHEN (w.runs = 0) THEN 'No runs'::text
-            WHEN (((100.0 * (w.successes)::numeric) / (w.runs)::numeric) >= (95)::numeric) THEN 'Healthy'::text
-            WHEN (((100.0 * (w.successes)::numeric) / (w.runs)::numeric) >= (80)::numeric) THEN 'Degraded'::text
-            ELSE 'Unhealthy'::text
-        END AS health_label,
-    st.next_expected_run,
+            WHEN (sch.state = 'down'::text) THEN NULL::timestamp with time zone
+            ELSE st.next_expected_run
+        END AS next_expected_run,
     st.success_rate_24h,
     st.p95_duration_seconds,
     al.alert_severity,
     COALESCE(al.alerts, '{}'::text[]) AS alerts,
-    sil.until AS silenced_until
+    sil.until AS silenced_until,
+        CASE
+            WHEN (sch.state <> 'ok'::text) THEN sch.detail
+            ELSE NULL::text
+        END AS scheduler_problem,
+    r.timezone,
+    bgjobs.job_paused(r.paused_from, r.paused_until, now()) AS paused,
+        CASE
+            WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.paused_until
+            ELSE NULL::timestamp with time zone
+        END AS paused_until,
+        CASE
+            WHEN bgjobs.job_paused(r.paused_from, r.paused_until, now()) THEN r.pause_reason
+            ELSE NULL::text
+        END AS pause_reason
    FROM (((((((bgjobs.job_registry r
+     CROSS JOIN bgjobs.scheduler_state() sch(state, detail))
      LEFT JOIN bgjobs.cron_jobs() c(jobid, jobname, schedule, command, database, username, active) ON (((c.jobname = COALESCE(r.cron_jobname, r.job_name)) AND (c.database = current_database()))))
      CROSS JOIN LATERAL ( SELECT bgjobs.lock_held(r.job_name) AS pid) h)
-     LEFT JOIN LATERAL ( SELECT j.started_at,
+     LEFT JOIN LATERAL ( SELECT COALESCE(j.as_of, j.started_at) AS eff,
+            j.started_at,
             j.completed_at,
             j.status,
             j.records_updated,
             j.error_message
            FROM public.jobs_log j
           WHERE ((j.job_name = r.job_name) AND (j.status <> 'skipped'::text))
-          ORDER BY j.started_at DESC
+          ORDER BY COALESCE(j.as_of, j.started_at) DESC
          LIMIT 1) last ON (true))
-     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (j.status = ANY (ARRAY['success'::text, 'failed'::text]))) AS runs,
-            count(*) FILTER (WHERE (j.status = 'success'::text)) AS successes
-           FROM public.jobs_log j
-          WHERE ((j.job_name = r.job_name) AND (j.started_at > (now() - '7 days'::interval)))) w)
      LEFT JOIN bgjobs.job_stats(now()) st(job_name, last_run_at, last_status, last_duration_seconds, last_records_updated, last_error, health_status, runs_24h, successes_24h, failures_24h, success_rate_24h, runs_7d, successes_7d, failures_7d, success_rate_7d, runs_30d, successes_30d, failures_30d, success_rate_30d, records_updated_24h, p50_duration_seconds, p95_duration_seconds, avg_duration_seconds, max_duration_seconds, health_score, health_label, next_expected_run) ON ((st.job_name = r.job_name)))
      LEFT JOIN LATERAL ( SELECT (array_agg(a.severity ORDER BY (array_position(ARRAY['CRITICAL'::text, 'WARNING'::text, 'INFO'::text], a.severity))))[1] AS alert_severity,
             array_agg(a.rule ORDER BY a.rule) AS alerts
@@ -2430,7 +4293,56 @@ CREATE VIEW public.job_status AS
           WHERE ((a.subject = r.job_name) AND (a.state = 'firing'::text))) al ON (true))
      LEFT JOIN LATERAL ( SELECT max(s.until) AS until
            FROM bgjobs.silences s
-          WHERE (((s.job_name IS NULL) OR (s.job_name = r.job_name)) AND (s.starts_at <= now()) AND (s.until > now()))) sil ON (true));
+          WHERE (((s.job_name IS NULL) OR (s.job_name = r.job_name)) AND (s.starts_at <= now()) AND (s.until > now()))) sil ON (true))
+UNION ALL
+ SELECT w.job_name,
+    w.pg_cron_job,
+    w.schedule,
+    NULL::time without time zone AS local_time,
+    true AS enabled,
+    w.active,
+        CASE
+            WHEN (w.running_since IS NOT NULL) THEN 'Running'::text
+            WHEN ((w.kind = 'pg_cron'::text) AND (wsch.state = 'down'::text) AND w.active) THEN 'Scheduler down'::text
+            WHEN (w.last_status IS NULL) THEN 'Pending'::text
+            ELSE initcap(w.last_status)
+        END AS state,
+    NULL::integer AS running_pid,
+    w.last_run_at,
+    w.last_status,
+    w.last_duration,
+    w.last_records_updated,
+    w.last_error,
+    w.runs_7d,
+    w.successes_7d,
+    w.health_score,
+    w.health_label,
+        CASE
+            WHEN ((w.kind = 'pg_cron'::text) AND (wsch.state = 'down'::text)) THEN NULL::timestamp with time zone
+            ELSE w.next_expected_run
+        END AS next_expected_run,
+    w.success_rate_24h,
+    w.p95_duration_seconds,
+    wal.alert_severity,
+    COALESCE(wal.alerts, '{}'::text[]) AS alerts,
+    wsil.until AS silenced_until,
+        CASE
+            WHEN ((w.kind = 'pg_cron'::text) AND (wsch.state <> 'ok'::text)) THEN wsch.detail
+            ELSE NULL::text
+        END AS scheduler_problem,
+    w.timezone,
+    false AS paused,
+    NULL::timestamp with time zone AS paused_until,
+    NULL::text AS pause_reason
+   FROM (((bgjobs.watch_stats(now()) w(job_name, last_run_at, last_status, last_duration_seconds, last_records_updated, last_error, health_status, runs_24h, successes_24h, failures_24h, success_rate_24h, runs_7d, successes_7d, failures_7d, success_rate_7d, runs_30d, successes_30d, failures_30d, success_rate_30d, records_updated_24h, p50_duration_seconds, p95_duration_seconds, avg_duration_seconds, max_duration_seconds, health_score, health_label, next_expected_run, kind, pg_cron_job, schedule, timezone, active, running_since, last_duration)
+     CROSS JOIN bgjobs.scheduler_state() wsch(state, detail))
+     LEFT JOIN LATERAL ( SELECT (array_agg(a.severity ORDER BY (array_position(ARRAY['CRITICAL'::text, 'WARNING'::text, 'INFO'::text], a.severity))))[1] AS alert_severity,
+            array_agg(a.rule ORDER BY a.rule) AS alerts
+           FROM bgjobs.alert_state a
+          WHERE ((a.subject = w.job_name) AND (a.state = 'firing'::text))) wal ON (true))
+     LEFT JOIN LATERAL ( SELECT max(s.until) AS until
+           FROM bgjobs.silences s
+          WHERE (((s.job_name IS NULL) OR (s.job_name = w.job_name)) AND (s.starts_at <= now()) AND (s.until > now()))) wsil ON (true));
 
 CREATE VIEW public.job_success_rates AS
  SELECT s.job_name,
@@ -2530,20 +4442,62 @@ CREATE TABLE public.users (
 ALTER TABLE ONLY bgjobs.alert_state
     ADD CONSTRAINT alert_state_pkey PRIMARY KEY (subject, rule);
 
+ALTER TABLE ONLY bgjobs.app_tables
+    ADD CONSTRAINT app_tables_pkey PRIMARY KEY (table_name);
+
+ALTER TABLE ONLY bgjobs.archive_runs
+    ADD CONSTRAINT archive_runs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY bgjobs.automation_events
+    ADD CONSTRAINT automation_events_pkey PRIMARY KEY (log_id);
+
+ALTER TABLE ONLY bgjobs.cron_watch_optouts
+    ADD CONSTRAINT cron_watch_optouts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY bgjobs.cron_watch_seen
+    ADD CONSTRAINT cron_watch_seen_pkey PRIMARY KEY (jobid);
+
+ALTER TABLE ONLY bgjobs.installed_routines
+    ADD CONSTRAINT installed_routines_pkey PRIMARY KEY (identity);
+
+ALTER TABLE bgjobs.job_registry
+    ADD CONSTRAINT job_registry_name_ck CHECK ((job_name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'::text)) NOT VALID;
+
 ALTER TABLE ONLY bgjobs.job_registry
     ADD CONSTRAINT job_registry_pkey PRIMARY KEY (job_name);
+
+ALTER TABLE ONLY bgjobs.job_slots
+    ADD CONSTRAINT job_slots_pkey PRIMARY KEY (job_name, slot);
+
+ALTER TABLE ONLY bgjobs.maintenance_windows
+    ADD CONSTRAINT maintenance_windows_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY bgjobs.plpython_modules
     ADD CONSTRAINT plpython_modules_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY bgjobs.schedule_cache
+    ADD CONSTRAINT schedule_cache_pkey PRIMARY KEY (schedule, timezone);
+
 ALTER TABLE ONLY bgjobs.secrets
     ADD CONSTRAINT secrets_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY bgjobs.setting_spec
+    ADD CONSTRAINT setting_spec_pkey PRIMARY KEY (key);
 
 ALTER TABLE ONLY bgjobs.silences
     ADD CONSTRAINT silences_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY bgjobs.task_flags
+    ADD CONSTRAINT task_flags_pkey PRIMARY KEY (tenant_id, task_id);
+
 ALTER TABLE ONLY bgjobs.tenant_job_runs
     ADD CONSTRAINT tenant_job_runs_pkey PRIMARY KEY (tenant_id, job_name, local_date);
+
+ALTER TABLE ONLY bgjobs.watch_runs
+    ADD CONSTRAINT watch_runs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY bgjobs.watched_jobs
+    ADD CONSTRAINT watched_jobs_pkey PRIMARY KEY (job_name);
 
 ALTER TABLE ONLY public.analytics_snapshots
     ADD CONSTRAINT analytics_snapshots_pkey PRIMARY KEY (tenant_id, id);
@@ -2610,7 +4564,19 @@ ALTER TABLE ONLY public.users
 
 CREATE INDEX alert_state_firing_idx ON bgjobs.alert_state USING btree (rule) WHERE (state = 'firing'::text);
 
+CREATE INDEX archive_runs_open_idx ON bgjobs.archive_runs USING btree (table_name) WHERE (finished_at IS NULL);
+
+CREATE INDEX automation_events_fired_idx ON bgjobs.automation_events USING btree (fired_at);
+
+CREATE UNIQUE INDEX automation_events_key_idx ON bgjobs.automation_events USING btree (tenant_id, rule_id, event_key);
+
+CREATE UNIQUE INDEX cron_watch_optouts_key ON bgjobs.cron_watch_optouts USING btree (COALESCE(jobid, ('-1'::integer)::bigint), COALESCE(jobname, ''::text), COALESCE(database, ''::text));
+
 CREATE INDEX silences_until_idx ON bgjobs.silences USING btree (until);
+
+CREATE INDEX watch_runs_job_idx ON bgjobs.watch_runs USING btree (job_name, COALESCE(started_at, finished_at) DESC);
+
+CREATE INDEX watch_runs_open_idx ON bgjobs.watch_runs USING btree (job_name) WHERE (status = 'running'::text);
 
 CREATE INDEX audit_log_action_time_idx ON public.audit_log USING btree (action_type, "timestamp" DESC);
 
@@ -2654,27 +4620,21 @@ CREATE INDEX payment_plans_id_idx ON public.payment_plans USING btree (id);
 
 CREATE INDEX tasks_open_due_idx ON public.tasks USING btree (tenant_id, due_date) WHERE (status = ANY (ARRAY['Open'::text, 'In Progress'::text]));
 
-CREATE INDEX tasks_overdue_pending_idx ON public.tasks USING btree ((
-CASE
-    WHEN ((status = ANY (ARRAY['Open'::text, 'In Progress'::text])) AND (NOT is_overdue)) THEN due_date
-    ELSE NULL::timestamp with time zone
-END));
-
-CREATE INDEX tasks_sla_pending_idx ON public.tasks USING btree (priority, (
-CASE
-    WHEN ((status = ANY (ARRAY['Open'::text, 'In Progress'::text])) AND (NOT sla_violated)) THEN due_date
-    ELSE NULL::timestamp with time zone
-END));
-
 CREATE INDEX users_id_idx ON public.users USING btree (id);
 
+CREATE TRIGGER app_settings_check BEFORE INSERT OR UPDATE OF key, value ON public.app_settings FOR EACH ROW EXECUTE FUNCTION bgjobs.app_settings_check();
+
 CREATE TRIGGER installments_set_tenant BEFORE INSERT ON public.installments FOR EACH ROW EXECUTE FUNCTION bgjobs.installments_set_tenant();
+
+CREATE TRIGGER job_heartbeats_watch_checkin AFTER INSERT OR UPDATE OF last_run_at ON public.job_heartbeats FOR EACH ROW EXECUTE FUNCTION bgjobs.watch_checkin();
 
 CREATE TRIGGER jobs_log_failed_insert AFTER INSERT ON public.jobs_log FOR EACH ROW WHEN ((new.status = 'failed'::text)) EXECUTE FUNCTION bgjobs.jobs_log_on_failure();
 
 CREATE TRIGGER jobs_log_failed_update AFTER UPDATE OF status ON public.jobs_log FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status IS DISTINCT FROM 'failed'::text))) EXECUTE FUNCTION bgjobs.jobs_log_on_failure();
 
-CREATE TRIGGER tasks_reset_overdue BEFORE UPDATE OF status, due_date ON public.tasks FOR EACH ROW WHEN (((old.is_overdue OR old.sla_violated) AND ((new.status IS DISTINCT FROM old.status) OR (new.due_date IS DISTINCT FROM old.due_date)))) EXECUTE FUNCTION bgjobs.tasks_reset_overdue();
+CREATE TRIGGER jobs_log_success_insert AFTER INSERT ON public.jobs_log FOR EACH ROW WHEN ((new.status = 'success'::text)) EXECUTE FUNCTION bgjobs.jobs_log_on_success();
+
+CREATE TRIGGER jobs_log_success_update AFTER UPDATE OF status ON public.jobs_log FOR EACH ROW WHEN (((new.status = 'success'::text) AND (old.status IS DISTINCT FROM 'success'::text))) EXECUTE FUNCTION bgjobs.jobs_log_on_success();
 
 CREATE TRIGGER tenants_check_timezone BEFORE INSERT OR UPDATE OF timezone ON public.tenants FOR EACH ROW EXECUTE FUNCTION bgjobs.tenants_check_timezone();
 
@@ -2719,97 +4679,270 @@ ALTER TABLE ONLY public.users
 
 GRANT USAGE ON SCHEMA bgjobs TO bgjobs_admin;
 GRANT USAGE ON SCHEMA bgjobs TO bgjobs_viewer;
+GRANT USAGE ON SCHEMA bgjobs TO bgjobs_runner;
+GRANT USAGE ON SCHEMA bgjobs TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.add_maintenance_window(job_name text, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.add_maintenance_window(job_name text, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.add_recurring_maintenance_window(job_name text, recurrence text, duration interval, reason text, timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.add_recurring_maintenance_window(job_name text, recurrence text, duration interval, reason text, timezone text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.app_has_column(p_table text, p_column text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.app_has_column(p_table text, p_column text) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.app_settings_check() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb, p_subjects text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules text[], p_findings jsonb, p_subjects text[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.apply_run_alert(p_job_name text, p_as_of timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION bgjobs.begin_run(p_job_name text, p_as_of timestamp with time zone, p_trigger text, p_session_lock boolean, OUT run_id uuid, OUT skipped boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.begin_run(p_job_name text, p_as_of timestamp with time zone, p_trigger text, p_session_lock boolean, OUT run_id uuid, OUT skipped boolean) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) TO bgjobs_viewer;
+
+REVOKE ALL ON FUNCTION bgjobs.check_maintenance_job(p_job_name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs.check_setting(p_key text, p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.check_setting(p_key text, p_value text) TO bgjobs_admin;
 
 REVOKE ALL ON FUNCTION bgjobs.claim_notifications(p_as_of timestamp with time zone, p_limit integer, p_deliverer text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.claim_notifications(p_as_of timestamp with time zone, p_limit integer, p_deliverer text) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.claim_notifications(p_as_of timestamp with time zone, p_limit integer, p_deliverer text) TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_apply(p_job_name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) TO bgjobs_viewer;
+GRANT ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.cron_jobs() FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_jobs() TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.cron_jobs() TO bgjobs_viewer;
 
+REVOKE ALL ON FUNCTION bgjobs.cron_max_gap(p_schedule text, p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_max_gap(p_schedule text, p_timezone text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_max_gap_seconds(p_schedule text, p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_max_gap_seconds(p_schedule text, p_timezone text) TO bgjobs_admin;
+
 REVOKE ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_remove(p_cron_jobname text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_watch_jobs(p_as_of timestamp with time zone, p_runs integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_watch_jobs(p_as_of timestamp with time zone, p_runs integer) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.delivery_config() FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.delivery_config() TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.delivery_config() TO bgjobs_deliverer;
 
 REVOKE ALL ON FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamp with time zone) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.detect_system_issues(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.detect_system_issues(p_as_of timestamp with time zone) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.detect_watch_issues(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.detect_watch_issues(p_as_of timestamp with time zone) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.due_work(p_job_name text, p_as_of timestamp with time zone, OUT due boolean, OUT tenants uuid[], OUT slot timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.due_work(p_job_name text, p_as_of timestamp with time zone, OUT due boolean, OUT tenants uuid[], OUT slot timestamp with time zone) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.enqueue_alert(p_template text, p_payload jsonb, p_dedupe_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.enqueue_alert(p_template text, p_payload jsonb, p_dedupe_key text) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.execute_run(p_run_id uuid, p_job_name text, p_as_of timestamp with time zone, p_tenants uuid[], p_mark_tenants boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.execute_run(p_run_id uuid, p_job_name text, p_as_of timestamp with time zone, p_tenants uuid[], p_mark_tenants boolean) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.get_secret(p_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.get_secret(p_name text) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.get_secret(p_name text) TO bgjobs_deliverer;
 
 REVOKE ALL ON FUNCTION bgjobs.get_setting(p_key text, p_default text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.get_setting(p_key text, p_default text) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.get_setting(p_key text, p_default text) TO bgjobs_admin;
 
 REVOKE ALL ON FUNCTION bgjobs.installments_set_tenant() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_check_job_health(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_check_job_health(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_cron_healthcheck(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_cron_healthcheck(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.job_paused(p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_paused(p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.job_paused(p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.job_paused(p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.jobs_log_on_failure() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION bgjobs.jobs_log_on_success() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs.list_secrets() FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.list_secrets() TO bgjobs_admin;
+
 REVOKE ALL ON FUNCTION bgjobs.lock_held(p_job_name text, p_pid integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.lock_held(p_job_name text, p_pid integer) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.lock_held(p_job_name text, p_pid integer) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.lock_held(p_job_name text, p_pid integer) TO bgjobs_viewer;
 
+REVOKE ALL ON FUNCTION bgjobs.maintenance_until(p_job_name text, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.maintenance_until(p_job_name text, p_at timestamp with time zone) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.maintenance_until(p_job_name text, p_at timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.maintenance_until(p_job_name text, p_at timestamp with time zone) TO bgjobs_viewer;
+
 REVOKE ALL ON FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone) TO bgjobs_viewer;
 
+REVOKE ALL ON FUNCTION bgjobs.pause_job(job_name text, until timestamp with time zone, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.pause_job(job_name text, until timestamp with time zone, reason text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.purge_cron_run_details(p_before timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.purge_cron_run_details(p_before timestamp with time zone) TO bgjobs_runner;
+
 REVOKE ALL ON FUNCTION bgjobs.reap_stale_runs(p_cancel_overdue boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.reap_stale_runs(p_cancel_overdue boolean) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.record_deliveries(p_results jsonb, p_as_of timestamp with time zone, p_deliverer text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.record_deliveries(p_results jsonb, p_as_of timestamp with time zone, p_deliverer text) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.record_deliveries(p_results jsonb, p_as_of timestamp with time zone, p_deliverer text) TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.register_job(job_name text, body text, schedule text, timezone text, timeout interval, expected_duration interval, grace interval, description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.register_job(job_name text, body text, schedule text, timezone text, timeout interval, expected_duration interval, grace interval, description text) TO bgjobs_admin;
 
 REVOKE ALL ON FUNCTION bgjobs.release_run_lock(p_job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.release_run_lock(p_job_name text) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.remove_maintenance_window(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.remove_maintenance_window(p_id bigint) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.resume_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.resume_job(job_name text) TO bgjobs_admin;
 
 REVOKE ALL ON PROCEDURE bgjobs.run_scheduled_job(IN p_job_name text, IN p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bgjobs.run_scheduled_job(IN p_job_name text, IN p_as_of timestamp with time zone) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.scheduler_state(OUT state text, OUT detail text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.scheduler_state(OUT state text, OUT detail text) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.scheduler_state(OUT state text, OUT detail text) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.scheduler_state(OUT state text, OUT detail text) TO bgjobs_viewer;
+GRANT ALL ON FUNCTION bgjobs.scheduler_state(OUT state text, OUT detail text) TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.secret_is_set(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.secret_is_set(p_name text) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.secret_is_set(p_name text) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.skipped_response(p_run_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.skipped_response(p_run_id uuid) TO bgjobs_runner;
 
-REVOKE ALL ON FUNCTION bgjobs.tasks_reset_overdue() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.tenants_check_timezone() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs.unregister_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.unregister_job(job_name text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.unwatch_cron_job(p_jobid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.unwatch_cron_job(p_jobid bigint) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.unwatch_cron_job(p_jobname text, p_database text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.unwatch_cron_job(p_jobname text, p_database text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.unwatch_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.unwatch_job(job_name text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_checkin() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_cron_job(p_jobid bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watch_cron_job(p_jobid bigint) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_cron_job(p_jobname text, p_database text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watch_cron_job(p_jobname text, p_database text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_job(job_name text, schedule text, timezone text, grace interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watch_job(job_name text, schedule text, timezone text, grace interval) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_refresh(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watch_refresh(p_as_of timestamp with time zone) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_stats(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watch_stats(p_as_of timestamp with time zone) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.watch_stats(p_as_of timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.watch_stats(p_as_of timestamp with time zone) TO bgjobs_viewer;
+
+REVOKE ALL ON FUNCTION bgjobs.watch_targets(p_as_of timestamp with time zone, p_runs integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watch_targets(p_as_of timestamp with time zone, p_runs integer) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.watchdog(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watchdog(p_as_of timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.watchdog(p_as_of timestamp with time zone) TO bgjobs_viewer;
+GRANT ALL ON FUNCTION bgjobs.watchdog(p_as_of timestamp with time zone) TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) TO bgjobs_admin;
 
 REVOKE ALL ON FUNCTION public.job_metrics(as_of timestamp with time zone, job_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.job_metrics(as_of timestamp with time zone, job_name text) TO bgjobs_admin;
@@ -2832,17 +4965,43 @@ REVOKE ALL ON FUNCTION public.unsilence_job(job_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.unsilence_job(job_name text) TO bgjobs_admin;
 
 REVOKE ALL ON FUNCTION public.update_job_heartbeat(p_job_name text, p_status text, p_metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.update_job_heartbeat(p_job_name text, p_status text, p_metadata jsonb) TO bgjobs_runner;
 GRANT ALL ON FUNCTION public.update_job_heartbeat(p_job_name text, p_status text, p_metadata jsonb) TO bgjobs_admin;
 
 GRANT SELECT ON TABLE bgjobs.alert_state TO bgjobs_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.alert_state TO bgjobs_runner;
+
+GRANT SELECT ON TABLE bgjobs.app_tables TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.app_tables TO bgjobs_viewer;
+GRANT SELECT ON TABLE bgjobs.app_tables TO bgjobs_runner;
+
+GRANT SELECT ON TABLE bgjobs.archive_runs TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.archive_runs TO bgjobs_viewer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.automation_events TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.automation_events TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.automation_events TO bgjobs_viewer;
+
+GRANT SELECT ON TABLE bgjobs.cron_watch_optouts TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.cron_watch_optouts TO bgjobs_admin;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.cron_watch_seen TO bgjobs_runner;
 
 GRANT SELECT ON TABLE bgjobs.job_registry TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.job_registry TO bgjobs_runner;
+
+GRANT SELECT(job_name) ON TABLE bgjobs.job_registry TO bgjobs_deliverer;
 
 GRANT UPDATE(description) ON TABLE bgjobs.job_registry TO bgjobs_admin;
+
+GRANT SELECT(function_schema) ON TABLE bgjobs.job_registry TO bgjobs_deliverer;
+
+GRANT SELECT(function_name) ON TABLE bgjobs.job_registry TO bgjobs_deliverer;
 
 GRANT UPDATE(expected_duration) ON TABLE bgjobs.job_registry TO bgjobs_admin;
 
 GRANT UPDATE(timeout) ON TABLE bgjobs.job_registry TO bgjobs_admin;
+GRANT SELECT(timeout) ON TABLE bgjobs.job_registry TO bgjobs_deliverer;
 
 GRANT UPDATE(grace) ON TABLE bgjobs.job_registry TO bgjobs_admin;
 
@@ -2850,15 +5009,61 @@ GRANT UPDATE(stale_after) ON TABLE bgjobs.job_registry TO bgjobs_admin;
 
 GRANT UPDATE(enabled) ON TABLE bgjobs.job_registry TO bgjobs_admin;
 
+GRANT SELECT,INSERT,DELETE ON TABLE bgjobs.job_slots TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.job_slots TO bgjobs_admin;
+
+GRANT SELECT ON TABLE bgjobs.maintenance_windows TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.maintenance_windows TO bgjobs_viewer;
+GRANT SELECT ON TABLE bgjobs.maintenance_windows TO bgjobs_runner;
+
+GRANT SELECT ON TABLE bgjobs.plpython_modules TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.plpython_modules TO bgjobs_deliverer;
+GRANT SELECT ON TABLE bgjobs.plpython_modules TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.plpython_modules TO bgjobs_viewer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.schedule_cache TO bgjobs_runner;
+
+GRANT SELECT ON TABLE bgjobs.setting_spec TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.setting_spec TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.setting_spec TO bgjobs_viewer;
+
 GRANT SELECT ON TABLE bgjobs.silences TO bgjobs_admin;
+GRANT SELECT,DELETE ON TABLE bgjobs.silences TO bgjobs_runner;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.task_flags TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.task_flags TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.task_flags TO bgjobs_viewer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.tenant_job_runs TO bgjobs_runner;
+
+GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_admin;
+
+GRANT SELECT ON TABLE bgjobs.watched_jobs TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs.watched_jobs TO bgjobs_admin;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.analytics_snapshots TO bgjobs_runner;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.app_settings TO bgjobs_admin;
+GRANT SELECT ON TABLE public.app_settings TO bgjobs_runner;
 
 GRANT SELECT ON TABLE public.audit_log TO bgjobs_admin;
 GRANT SELECT ON TABLE public.audit_log TO bgjobs_viewer;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.audit_log TO bgjobs_runner;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.automation_logs TO bgjobs_runner;
+
+GRANT SELECT ON TABLE public.automation_rules TO bgjobs_runner;
+
+GRANT SELECT ON TABLE public.cases TO bgjobs_runner;
+
+GRANT SELECT ON TABLE public.courts TO bgjobs_runner;
+
+GRANT SELECT ON TABLE public.documents TO bgjobs_runner;
 
 GRANT SELECT,DELETE ON TABLE public.job_heartbeats TO bgjobs_admin;
 GRANT SELECT ON TABLE public.job_heartbeats TO bgjobs_viewer;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.job_heartbeats TO bgjobs_runner;
 
 GRANT UPDATE(last_run_at) ON TABLE public.job_heartbeats TO bgjobs_admin;
 
@@ -2871,6 +5076,10 @@ GRANT UPDATE(last_alert_at) ON TABLE public.job_heartbeats TO bgjobs_admin;
 GRANT SELECT ON TABLE public.healthcheck_summary TO bgjobs_admin;
 GRANT SELECT ON TABLE public.healthcheck_summary TO bgjobs_viewer;
 
+GRANT SELECT ON TABLE public.hearings TO bgjobs_runner;
+
+GRANT SELECT,UPDATE ON TABLE public.installments TO bgjobs_runner;
+
 GRANT SELECT ON TABLE public.job_alerts TO bgjobs_admin;
 GRANT SELECT ON TABLE public.job_alerts TO bgjobs_viewer;
 
@@ -2879,6 +5088,7 @@ GRANT SELECT ON TABLE public.job_silences TO bgjobs_viewer;
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.jobs_log TO bgjobs_admin;
 GRANT SELECT ON TABLE public.jobs_log TO bgjobs_viewer;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.jobs_log TO bgjobs_runner;
 
 GRANT SELECT ON TABLE public.job_status TO bgjobs_admin;
 GRANT SELECT ON TABLE public.job_status TO bgjobs_viewer;
@@ -2887,6 +5097,7 @@ GRANT SELECT ON TABLE public.job_success_rates TO bgjobs_admin;
 GRANT SELECT ON TABLE public.job_success_rates TO bgjobs_viewer;
 
 GRANT SELECT ON TABLE public.notifications TO bgjobs_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.notifications TO bgjobs_runner;
 
 GRANT SELECT(id) ON TABLE public.notifications TO bgjobs_viewer;
 
@@ -2895,8 +5106,6 @@ GRANT SELECT(tenant_id) ON TABLE public.notifications TO bgjobs_viewer;
 GRANT SELECT(channel) ON TABLE public.notifications TO bgjobs_viewer;
 
 GRANT SELECT(template) ON TABLE public.notifications TO bgjobs_viewer;
-
-GRANT SELECT(dedupe_key) ON TABLE public.notifications TO bgjobs_viewer;
 
 GRANT SELECT(category) ON TABLE public.notifications TO bgjobs_viewer;
 
@@ -2912,4 +5121,10 @@ GRANT SELECT(created_at) ON TABLE public.notifications TO bgjobs_viewer;
 
 GRANT SELECT(sent_at) ON TABLE public.notifications TO bgjobs_viewer;
 
-GRANT SELECT(last_error) ON TABLE public.notifications TO bgjobs_viewer;
+GRANT SELECT ON TABLE public.payment_plans TO bgjobs_runner;
+
+GRANT SELECT,UPDATE ON TABLE public.tasks TO bgjobs_runner;
+
+GRANT SELECT ON TABLE public.tenants TO bgjobs_runner;
+
+GRANT SELECT ON TABLE public.users TO bgjobs_runner;
