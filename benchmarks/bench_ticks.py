@@ -339,7 +339,7 @@ def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
 def report(meta: dict, rp: dict | None, rg: dict | None, repeats: int) -> str:
     L = [f"## Issue 9's tick figures on main ({meta['when']:%Y-%m-%d %H:%M} UTC, `benchmarks/bench_ticks.py`)", "",
          f"{os.cpu_count()} cores shared with other sessions, {platform.system()} {platform.release()}, "
-         f"PostgreSQL {meta['server']}, sandbox cluster, main at {meta['rev']}. Load average (1, 5, 15 min) "
+         f"PostgreSQL {meta['server']}, sandbox cluster, checkout at {meta['rev']} (its last change outside benchmarks/: {meta['code_rev']}). Load average (1, 5, 15 min) "
          "given with each figure.", ""]
     if rp:
         ok = (rp["days_2024"] == rp["days_2024_once"] == rp["days_2024_on_tick"] == 4392
@@ -416,7 +416,8 @@ def main() -> None:
         with psycopg.connect(base, autocommit=True) as c:
             server = c.execute("SHOW server_version").fetchone()[0]
         rev = os.popen(f"git -C {Path(__file__).resolve().parent} rev-parse --short HEAD").read().strip()
-        meta = {"server": server, "rev": rev, "when": datetime.now(UTC)}
+        code_rev = os.popen(f"git -C {Path(__file__).resolve().parent} log -1 --format=%h -- . ':!benchmarks'").read().strip()
+        meta = {"server": server, "rev": rev, "code_rev": code_rev, "when": datetime.now(UTC)}
         rp = replay(base) if args.only in (None, "replay") else None
         rg = registry(base, args.utc_jobs, args.zoned_jobs, args.repeats) if args.only in (None, "registry") else None
         return report(meta, rp, rg, args.repeats)
