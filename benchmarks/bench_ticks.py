@@ -416,7 +416,7 @@ def main() -> None:
         with psycopg.connect(base, autocommit=True) as c:
             server = c.execute("SHOW server_version").fetchone()[0]
         rev = os.popen(f"git -C {Path(__file__).resolve().parent} rev-parse --short HEAD").read().strip()
-        code_rev = os.popen(f"git -C {Path(__file__).resolve().parent} log -1 --format=%h -- . ':!benchmarks'").read().strip()
+        code_rev = os.popen(f"git -C {Path(__file__).resolve().parent} log -1 --format=%h -- ':(top)' ':(top,exclude)benchmarks'").read().strip()
         meta = {"server": server, "rev": rev, "code_rev": code_rev, "when": datetime.now(UTC)}
         rp = replay(base) if args.only in (None, "replay") else None
         rg = registry(base, args.utc_jobs, args.zoned_jobs, args.repeats) if args.only in (None, "registry") else None
