@@ -3761,7 +3761,7 @@ $$;
 
 CREATE FUNCTION public.update_job_heartbeat(p_job_name text, p_status text DEFAULT 'healthy'::text, p_metadata jsonb DEFAULT '{}'::jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
   INSERT INTO public.job_heartbeats(job_name, last_run_at, status, metadata, updated_at)

@@ -1,7 +1,8 @@
 -- update_job_heartbeat(p_job_name, p_status, p_metadata): the cron-healthcheck runbook's
 -- function, body unchanged.  SECURITY DEFINER so that a job (or a login role granted
--- bgjobs_admin) can beat without write rights on job_heartbeats; search_path pinned with
--- pg_temp last (the runbook's 'public' alone would let pg_temp shadow the table).
+-- bgjobs_admin) can beat without write rights on job_heartbeats; search_path pinned to
+-- pg_catalog and pg_temp (the runbook's own path would let an operator planted in a
+-- writable schema, or pg_temp, shadow what it uses); the table is named with its schema.
 CREATE OR REPLACE FUNCTION public.update_job_heartbeat(
   p_job_name text,
   p_status text DEFAULT 'healthy',
@@ -10,7 +11,7 @@ CREATE OR REPLACE FUNCTION public.update_job_heartbeat(
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path TO public, pg_temp
+SET search_path TO pg_catalog, pg_temp
 AS $$
 BEGIN
   INSERT INTO public.job_heartbeats(job_name, last_run_at, status, metadata, updated_at)

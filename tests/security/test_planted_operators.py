@@ -76,3 +76,13 @@ def test_reinstall_under_a_hostile_search_path_binds_no_planted_operator(attacke
     verdict = attacked.verdict()
     assert verdict is None, verdict
     assert errors == []
+
+
+def test_every_installed_routine_pins_a_path_without_a_writable_schema(sql):
+    """Every function bgjobs installs resolves names through pg_catalog and pg_temp only; the
+    pg_cron entry procedure, which cannot carry a SET clause, pins it in its body."""
+    loose = sql("SELECT p.oid::regprocedure::text, p.proconfig FROM pg_proc p "
+                "WHERE p.oid IN (SELECT to_regprocedure(identity) FROM bgjobs.installed_routines) "
+                "AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false) "
+                "ORDER BY 1")
+    assert loose == [("bgjobs.run_scheduled_job(text,timestamp with time zone)", None)]
