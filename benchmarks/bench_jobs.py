@@ -42,10 +42,10 @@ from bgjobs.settings import Settings  # noqa: E402
 
 AS_OF = datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc)
 OPEN = "('Open', 'In Progress')"
-# the open past-due tasks not yet flagged (bgjobs.task_flags): what the bare statements and
+# the open past-due tasks not yet flagged (bgjobs_app.task_flags): what the bare statements and
 # the loop's SELECT find
 NEW_OVERDUE = (f"FROM tasks t WHERE t.status IN {OPEN} AND t.due_date < %(T)s AND NOT EXISTS "
-               "(SELECT 1 FROM bgjobs.task_flags f WHERE f.tenant_id = t.tenant_id AND f.task_id = t.id)")
+               "(SELECT 1 FROM bgjobs_app.task_flags f WHERE f.tenant_id = t.tenant_id AND f.task_id = t.id)")
 SLA_HOURS = "CASE t.priority WHEN 'Critical' THEN 4 WHEN 'High' THEN 24 WHEN 'Medium' THEN 72 ELSE 168 END"
 RESULTS = ROOT / "benchmarks" / "RESULTS-jobs.md"
 
@@ -94,13 +94,13 @@ class Bench:
 
 def reset_sla(b: Bench, as_of: datetime) -> None:
     """Undo one tick at as_of: flags it set, rows it wrote; then vacuum."""
-    b.sql("DELETE FROM bgjobs.task_flags WHERE overdue_since = %s", (as_of,))
-    b.sql("UPDATE bgjobs.task_flags SET sla_violated_at = NULL WHERE sla_violated_at = %s", (as_of,))
+    b.sql("DELETE FROM bgjobs_app.task_flags WHERE overdue_since = %s", (as_of,))
+    b.sql("UPDATE bgjobs_app.task_flags SET sla_violated_at = NULL WHERE sla_violated_at = %s", (as_of,))
     b.sql("DELETE FROM automation_logs WHERE executed_at = %s", (as_of,))
-    b.sql("DELETE FROM bgjobs.automation_events WHERE fired_at = %s", (as_of,))
+    b.sql("DELETE FROM bgjobs_app.automation_events WHERE fired_at = %s", (as_of,))
     b.sql("DELETE FROM notifications WHERE template = 'automation_notification'")
     b.sql("DELETE FROM audit_log WHERE action_type = 'sla_violation' AND \"timestamp\" = %s", (as_of,))
-    b.sql("VACUUM ANALYZE tasks, bgjobs.task_flags, automation_logs, bgjobs.automation_events, notifications, audit_log")
+    b.sql("VACUUM ANALYZE tasks, bgjobs_app.task_flags, automation_logs, bgjobs_app.automation_events, notifications, audit_log")
 
 
 def sla_tick(b: Bench, as_of: datetime) -> tuple[float, dict, dict]:
@@ -111,17 +111,17 @@ def sla_tick(b: Bench, as_of: datetime) -> tuple[float, dict, dict]:
 
 def bare_update(b: Bench, as_of: datetime) -> tuple[float, int, dict]:
     """The bare set-based statement that writes the same flags: the newly overdue tasks into
-    bgjobs.task_flags (an anti-join of the open past-due tasks with the flags)."""
-    return b.timed(f"""INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since)
+    bgjobs_app.task_flags (an anti-join of the open past-due tasks with the flags)."""
+    return b.timed(f"""INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since)
                         SELECT t.tenant_id, t.id, %(T)s {NEW_OVERDUE}""", {"T": as_of})
 
 
 BARE_WITH_RULES = f"""
 CREATE TEMP TABLE n ON COMMIT DROP AS
   SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to {NEW_OVERDUE};
-INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since) SELECT n.tenant_id, n.id, %(T)s FROM n;
+INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since) SELECT n.tenant_id, n.id, %(T)s FROM n;
 WITH v AS (
-  UPDATE bgjobs.task_flags f SET sla_violated_at = %(T)s
+  UPDATE bgjobs_app.task_flags f SET sla_violated_at = %(T)s
     FROM tasks t
    WHERE f.tenant_id = t.tenant_id AND f.task_id = t.id AND f.sla_violated_at IS NULL
      AND t.status IN {OPEN} AND t.due_date < %(T)s::timestamptz - {SLA_HOURS} * interval '1 hour'
@@ -133,7 +133,7 @@ CREATE TEMP TABLE ev ON COMMIT DROP AS
   SELECT n.tenant_id, n.id AS task_id, n.case_id, n.assigned_to, r.id AS rule_id, r.rule_name, r.actions,
          gen_random_uuid() AS log_id
     FROM n JOIN automation_rules r ON r.tenant_id = n.tenant_id AND r.trigger_event = 'task_overdue' AND r.is_active;
-INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+INSERT INTO bgjobs_app.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
 SELECT ev.log_id, ev.tenant_id, ev.rule_id, 'task_overdue:' || ev.task_id || ':' || extract(epoch FROM %(T)s::timestamptz)::bigint,
        'task', ev.task_id, jsonb_build_object('task_id', ev.task_id, 'case_id', ev.case_id), %(T)s
   FROM ev;
@@ -174,7 +174,7 @@ def client_loop(b: Bench, as_of: datetime) -> tuple[float, int]:
         t0 = time.perf_counter()
         rows = c.execute(f"SELECT t.tenant_id, t.id {NEW_OVERDUE}", {"T": as_of}).fetchall()
         for tenant_id, task_id in rows:
-            c.execute("INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since) VALUES (%s, %s, %s)",
+            c.execute("INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since) VALUES (%s, %s, %s)",
                       (tenant_id, task_id, as_of))
         return time.perf_counter() - t0, len(rows)
 
@@ -254,9 +254,9 @@ def run(sb, args, started) -> int:
     counts = b.sql("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM installments), "
                    "(SELECT count(*) FROM hearings), (SELECT count(*) FROM tenants)")[0]
     new = b.sql(f"SELECT count(*) {NEW_OVERDUE}", {"T": AS_OF})[0][0]
-    flagged = b.sql("SELECT count(*) FROM bgjobs.task_flags")[0][0]
+    flagged = b.sql("SELECT count(*) FROM bgjobs_app.task_flags")[0][0]
     b.say(f"Data: {counts[3]:,} tenants, {counts[0]:,} tasks ({new:,} = {100.0 * new / counts[0]:.1f} % newly overdue "
-          f"at the measured tick; {flagged:,} older overdue tasks already flagged in bgjobs.task_flags), {counts[2]:,} hearings, "
+          f"at the measured tick; {flagged:,} older overdue tasks already flagged in bgjobs_app.task_flags), {counts[2]:,} hearings, "
           f"{counts[1]:,} installments; loaded with bgjobs.demodata in {secs:.1f} s.")
     b.say("")
 
@@ -277,7 +277,7 @@ def run(sb, args, started) -> int:
     b.say("")
     b.say("| what | rows | time | vs bare UPDATE |")
     b.say("| --- | ---: | ---: | ---: |")
-    b.say(f"| bare set-based `INSERT INTO bgjobs.task_flags SELECT ... FROM tasks WHERE open AND due_date < T "
+    b.say(f"| bare set-based `INSERT INTO bgjobs_app.task_flags SELECT ... FROM tasks WHERE open AND due_date < T "
           f"AND NOT EXISTS (flag)` (flags the newly overdue tasks) | {rows:,} | {median(bares):.3f} s | 1.00x |")
     b.say(f"| SLA tick, no automation rules (run_job: flags overdue + SLA, audit_log per violation, "
           f"jobs_log/audit/heartbeat) | {res['overdueTasks']:,} overdue, {res['slaViolations']:,} SLA | "
@@ -332,9 +332,9 @@ def run(sb, args, started) -> int:
     nothing_small = [sla_tick(b_small, AS_OF)[0] for _ in range(5)]
     small_tasks = b_small.sql("SELECT count(*) FROM tasks")[0][0]
     # the same at the server: the body alone
-    body_big = b.sql("EXPLAIN (ANALYZE, FORMAT JSON) SELECT bgjobs.job_check_sla_and_overdue(%s, NULL)",
+    body_big = b.sql("EXPLAIN (ANALYZE, FORMAT JSON) SELECT bgjobs_app.job_check_sla_and_overdue(%s, NULL)",
                      (AS_OF,))[0][0][0]["Execution Time"]
-    body_small = b_small.sql("EXPLAIN (ANALYZE, FORMAT JSON) SELECT bgjobs.job_check_sla_and_overdue(%s, NULL)",
+    body_small = b_small.sql("EXPLAIN (ANALYZE, FORMAT JSON) SELECT bgjobs_app.job_check_sla_and_overdue(%s, NULL)",
                              (AS_OF,))[0][0][0]["Execution Time"]
     b.say("## 2. check-sla-and-overdue with nothing new")
     b.say("")
@@ -345,7 +345,7 @@ def run(sb, args, started) -> int:
     b.say("")
     b.say("Measured right after the tick that flagged the 3.3 %, before any vacuum (the index still holds "
           "their old entries; the first index scan marks them dead). Target: <= 50 ms, independent of table "
-          "size was the target while the flags lived in tasks (expression indexes); with the flags in bgjobs.task_flags a tick reads the open past-due tasks and the flags once each (a full join). The whole tick includes the runtime's jobs_log, audit_log and heartbeat "
+          "size was the target while the flags lived in tasks (expression indexes); with the flags in bgjobs_app.task_flags a tick reads the open past-due tasks and the flags once each (a full join). The whole tick includes the runtime's jobs_log, audit_log and heartbeat "
           "writes and a fresh connection's first-call overhead.")
     b.say("")
 

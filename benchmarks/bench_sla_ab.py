@@ -101,7 +101,7 @@ def main() -> int:
         for label in ("nothing new", "nothing new after VACUUM"):
             if label.endswith("VACUUM"):
                 old.sql("VACUUM ANALYZE tasks")
-                new.sql("VACUUM ANALYZE tasks, bgjobs.task_flags")
+                new.sql("VACUUM ANALYZE tasks, bgjobs_app.task_flags")
             o = [bj.sla_tick(old, t)[0] for _ in range(5)]
             n = [bj.sla_tick(new, t)[0] for _ in range(5)]
             print(f"{label}: old {', '.join(f'{x * 1000:.0f}' for x in o)} ms; new {', '.join(f'{x * 1000:.0f}' for x in n)} ms")

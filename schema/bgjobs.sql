@@ -1,5 +1,7 @@
 CREATE SCHEMA bgjobs;
 
+CREATE SCHEMA bgjobs_app;
+
 CREATE EXTENSION IF NOT EXISTS plpython3u WITH SCHEMA pg_catalog;
 
 CREATE FUNCTION bgjobs.add_maintenance_window(job_name text, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) RETURNS bigint
@@ -75,15 +77,6 @@ BEGIN
   RETURN v_id;
 END;
 $_$;
-
-CREATE FUNCTION bgjobs.app_has_column(p_table text, p_column text) RETURNS boolean
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                  WHERE a.attrelid = pg_catalog.to_regclass(pg_catalog.format('public.%I', p_table))
-                    AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped)
-$$;
 
 CREATE FUNCTION bgjobs.app_settings_check() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1279,139 +1272,6 @@ BEGIN
 END;
 $_$;
 
-CREATE FUNCTION bgjobs.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) RETURNS integer
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-  v_logged integer;
-BEGIN
-  IF coalesce(cardinality(p_tenant_ids), 0) = 0 THEN
-    RETURN 0;
-  END IF;
-
-  WITH ev AS (
-    -- an event key given twice in one batch is one occurrence
-    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
-           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
-      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
-           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
-     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
-  ),
-  rule_rows AS MATERIALIZED (
-    -- actions: a column the seeds' rules have and the contract does not require (read with
-    -- to_jsonb here, apart from the LATERAL below: on Citus a table function's argument
-    -- must be immutable over distributed rows)
-    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, to_jsonb(r) -> 'actions' AS actions
-      FROM public.automation_rules r
-     WHERE r.is_active
-       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
-  ),
-  rules AS MATERIALIZED (
-    -- each rule's actions, worked out once per rule rather than once per event
-    SELECT rr.tenant_id, rr.rule_id, rr.rule_name, rr.trigger_event, x.executed, x.error
-      FROM rule_rows rr
-     CROSS JOIN LATERAL (
-       SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
-                         'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
-                         'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
-              string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
-                FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
-         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rr.actions) = 'array' THEN rr.actions ELSE '[]'::jsonb END)
-              WITH ORDINALITY AS a(action, ord)
-     ) x
-  ),
-  fired AS MATERIALIZED (
-    SELECT e.*, r.rule_id, r.rule_name, r.executed, r.error, gen_random_uuid() AS log_id
-      FROM ev e
-      JOIN rules r ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event
-     -- a rule that already ran for this event key is left out (runs of a job never overlap;
-     -- the unique index on the keys is the backstop)
-     WHERE NOT EXISTS (SELECT 1 FROM bgjobs.automation_events ae
-                        WHERE ae.tenant_id = e.tenant_id AND ae.rule_id = r.rule_id AND ae.event_key = e.event_key)
-  ),
-  recorded AS (
-    INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
-    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
-      FROM fired f
-  ),
-  logged AS (
-    INSERT INTO public.automation_logs
-           (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
-    SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
-           CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
-           f.executed, f.error, p_as_of
-      FROM fired f
-  ),
-  actions AS MATERIALIZED (
-    SELECT f.*, a.action
-      FROM fired f
-     CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
-     WHERE a.action ->> 'type' IN ('notify', 'escalate')
-  ),
-  targets AS (
-    SELECT ac.*, coalesce(tk.case_id, h.case_id) AS case_id, tk.assigned_to AS task_assignee,
-           coalesce(tk.title, cs.case_number) AS entity_title
-      FROM actions ac
-      LEFT JOIN public.tasks tk
-        ON ac.entity_type = 'task' AND tk.tenant_id = ac.tenant_id AND tk.id = ac.entity_id
-      LEFT JOIN public.hearings h
-        ON ac.entity_type = 'hearing' AND h.tenant_id = ac.tenant_id AND h.id = ac.entity_id
-      LEFT JOIN public.cases cs
-        ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
-  ),
-  recipients AS MATERIALIZED (
-    -- each notify action's users, each found by its key (three plain branches, not a
-    -- LATERAL union of FROM-less selects: Citus plans these)
-    SELECT tg.*, coalesce(tg.task_assignee, c.assigned_to) AS user_id
-      FROM targets tg
-      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
-    UNION ALL
-    SELECT tg.*, c.owner_id
-      FROM targets tg
-      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'case_owner'
-    UNION ALL
-    -- role: a column the seeds' users have and the contract does not require
-    SELECT tg.*, a.id
-      FROM targets tg
-      JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
-  ),
-  notified AS (
-    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT rc.tenant_id, 'email', u.email, 'automation_notification',
-           jsonb_build_object('rule_name', rc.rule_name, 'event', rc.event,
-                              'entity_type', rc.entity_type, 'entity_id', rc.entity_id,
-                              'title', rc.entity_title, 'details', rc.data,
-                              'recipient_name', u.full_name, 'automation_log_id', rc.log_id),
-           format('automation:%s:%s:%s', rc.rule_id, coalesce(rc.event_key, rc.log_id::text), u.id),
-           'business'
-      FROM recipients rc
-      JOIN public.users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
-     -- is_active: a column the seeds' users have and the contract does not require
-     WHERE coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
-    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
-    RETURNING 1
-  ),
-  escalated AS (
-    UPDATE public.tasks t
-       -- CASE WHEN col = ..., not CASE col WHEN: Citus rewrites the latter wrongly in an
-       -- UPDATE of a distributed table (citusdata/citus#2862)
-       SET priority = CASE WHEN t.priority = 'Low' THEN 'Medium' WHEN t.priority = 'Medium' THEN 'High' ELSE 'Critical' END
-      FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
-              FROM targets tg
-             WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
-     WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
-    RETURNING 1
-  )
-  SELECT count(*) INTO v_logged FROM fired;
-
-  RETURN v_logged;
-END;
-$$;
-
 CREATE FUNCTION bgjobs.get_secret(p_name text) RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1424,292 +1284,6 @@ CREATE FUNCTION bgjobs.get_setting(p_key text, p_default text DEFAULT NULL::text
   SELECT coalesce((SELECT nullif(s.value, '') FROM public.app_settings s WHERE s.key = p_key),
                   p_default,
                   (SELECT nullif(sp.default_value, '') FROM bgjobs.setting_spec sp WHERE sp.key = p_key))
-$$;
-
-CREATE FUNCTION bgjobs.installments_set_tenant() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-  IF NEW.tenant_id IS NULL THEN
-    SELECT p.tenant_id INTO NEW.tenant_id FROM public.payment_plans p WHERE p.id = NEW.payment_plan_id;
-    IF NEW.tenant_id IS NULL THEN
-      RAISE EXCEPTION 'payment plan % does not exist', NEW.payment_plan_id USING ERRCODE = 'foreign_key_violation';
-    END IF;
-  END IF;
-  RETURN NEW;
-END;
-$$;
-
-CREATE FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct')::numeric;
-  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical')::numeric * interval '1 hour';
-  v_sla_high     interval := bgjobs.get_setting('sla_hours_high')::numeric * interval '1 hour';
-  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium')::numeric * interval '1 hour';
-  v_sla_low      interval := bgjobs.get_setting('sla_hours_low')::numeric * interval '1 hour';
-  v_tenants   integer;
-  v_written   integer;
-  v_anomalies integer;
-BEGIN
-  WITH scope AS (
-    SELECT t.id AS tenant_id, (p_as_of AT TIME ZONE t.timezone)::date AS local_date
-      FROM public.tenants t
-     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
-  ),
-  -- per-tenant figures as grouped subqueries joined on tenant_id (not LATERAL subqueries
-  -- per tenant): on Citus every join stays on the tenant's shard
-  figures AS (
-    SELECT s.tenant_id, s.local_date,
-           jsonb_build_object(
-             'case_count', coalesce(c.active, 0),
-             'task_completion_rate', CASE WHEN k.total > 0 THEN round(k.completed::numeric / k.total, 4) END,
-             'sla_compliance_rate', CASE WHEN k.total > 0 THEN round((k.total - k.breached)::numeric / k.total, 4) END,
-             'hearing_attendance_rate', CASE WHEN h.held > 0 THEN round(h.attended::numeric / h.held, 4) END,
-             'document_count', coalesce(d.n, 0),
-             'overdue_tasks', coalesce(k.overdue, 0)) AS metrics
-      FROM scope s
-      LEFT JOIN (
-       SELECT ca.tenant_id, count(*) FILTER (WHERE ca.status = 'Active') AS active
-         FROM public.cases ca
-        WHERE p_tenants IS NULL OR ca.tenant_id = ANY (p_tenants)
-        GROUP BY ca.tenant_id) c ON c.tenant_id = s.tenant_id
-      LEFT JOIN (
-       SELECT t.tenant_id,
-              count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
-              count(*) FILTER (WHERE t.status = 'Completed') AS completed,
-              count(*) FILTER (WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of) AS overdue,
-              count(*) FILTER (WHERE t.due_date IS NOT NULL AND (
-                         (t.status IN ('Open', 'In Progress') AND p_as_of > t.due_date + x.sla)
-                      -- completed_at: a column the seeds' tasks have and the contract does not
-                      -- require (without it a completed task counts as within its SLA)
-                      OR (t.status = 'Completed' AND (to_jsonb(t) ->> 'completed_at')::timestamptz > t.due_date + x.sla))) AS breached
-         FROM public.tasks t
-        CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'Critical' THEN v_sla_critical
-                                        WHEN t.priority = 'High' THEN v_sla_high
-                                        WHEN t.priority = 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
-        WHERE p_tenants IS NULL OR t.tenant_id = ANY (p_tenants)
-        GROUP BY t.tenant_id) k ON k.tenant_id = s.tenant_id
-      LEFT JOIN (
-       SELECT hr.tenant_id,
-              count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
-              count(*) FILTER (WHERE hr.status = 'Attended') AS attended
-         FROM public.hearings hr
-        WHERE hr.hearing_date <= p_as_of AND (p_tenants IS NULL OR hr.tenant_id = ANY (p_tenants))
-        GROUP BY hr.tenant_id) h ON h.tenant_id = s.tenant_id
-      LEFT JOIN (
-       SELECT dc.tenant_id, count(*) AS n
-         FROM public.documents dc
-        WHERE p_tenants IS NULL OR dc.tenant_id = ANY (p_tenants)
-        GROUP BY dc.tenant_id) d ON d.tenant_id = s.tenant_id
-  ),
-  -- each tenant's average of each numeric metric over its snapshots of the 7 previous local dates
-  history AS (
-    SELECT s.tenant_id, k.metric, avg((p.metric_value ->> k.metric)::numeric) AS average
-      FROM scope s
-      JOIN public.analytics_snapshots p
-        ON p.tenant_id = s.tenant_id AND p.metric_type = 'daily_snapshot'
-       AND p.snapshot_date >= s.local_date - 7 AND p.snapshot_date < s.local_date
-     CROSS JOIN LATERAL jsonb_object_keys(p.metric_value) AS k(metric)
-     WHERE jsonb_typeof(p.metric_value -> k.metric) = 'number'
-     GROUP BY s.tenant_id, k.metric
-  ),
-  judged AS (
-    SELECT f.tenant_id, f.local_date, f.metrics, coalesce(a.anomalies, '[]'::jsonb) AS anomalies
-      FROM figures f
-      LEFT JOIN (
-       SELECT m.tenant_id,
-              jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
-                                           'deviation_pct', round(abs(m.value - m.average) / abs(m.average) * 100, 2))
-                        ORDER BY m.metric) AS anomalies
-         FROM (SELECT f2.tenant_id, k.metric, (f2.metrics ->> k.metric)::numeric AS value, hi.average
-                 FROM figures f2
-                CROSS JOIN LATERAL jsonb_object_keys(f2.metrics) AS k(metric)
-                 JOIN history hi ON hi.tenant_id = f2.tenant_id AND hi.metric = k.metric
-                WHERE jsonb_typeof(f2.metrics -> k.metric) = 'number') m
-        WHERE m.average <> 0
-          AND abs(m.value - m.average) / abs(m.average) * 100 > v_threshold
-        GROUP BY m.tenant_id) a ON a.tenant_id = f.tenant_id
-  ),
-  snapshot AS (
-    SELECT j.tenant_id, j.local_date,
-           j.metrics || jsonb_build_object('anomaly_detected', jsonb_array_length(j.anomalies) > 0,
-                                           'anomalies', j.anomalies) AS metric_value
-      FROM judged j
-  ),
-  -- an upsert without ON CONFLICT: an application's own analytics_snapshots need not have a
-  -- unique constraint on (tenant_id, metric_type, snapshot_date); runs of a job never overlap
-  updated AS (
-    UPDATE public.analytics_snapshots a
-       SET metric_value = n.metric_value, created_at = now()
-      FROM snapshot n
-     WHERE a.tenant_id = n.tenant_id AND a.metric_type = 'daily_snapshot' AND a.snapshot_date = n.local_date
-       AND a.metric_value IS DISTINCT FROM n.metric_value
-    RETURNING 1
-  ),
-  inserted AS (
-    INSERT INTO public.analytics_snapshots (tenant_id, metric_type, snapshot_date, metric_value)
-    SELECT n.tenant_id, 'daily_snapshot', n.local_date, n.metric_value
-      FROM snapshot n
-     -- uncorrelated (Citus plans no correlated subquery over a CTE); a tenant's local date
-     -- is within a day of the UTC date
-     WHERE (n.tenant_id, n.local_date) NOT IN (
-             SELECT a.tenant_id, a.snapshot_date FROM public.analytics_snapshots a
-              WHERE a.metric_type = 'daily_snapshot'
-                AND a.snapshot_date BETWEEN (p_as_of AT TIME ZONE 'UTC')::date - 1 AND (p_as_of AT TIME ZONE 'UTC')::date + 1)
-    RETURNING 1
-  ),
-  written AS (
-    SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted
-  )
-  SELECT count(*), (SELECT count(*) FROM written), count(*) FILTER (WHERE jsonb_array_length(j.anomalies) > 0)
-    INTO v_tenants, v_written, v_anomalies
-    FROM judged j;
-
-  RETURN jsonb_build_object(
-    'tenantsProcessed', v_tenants,
-    'snapshotsWritten', v_written,
-    'anomaliesDetected', v_anomalies,
-    'recordsUpdated', v_written);
-END;
-$$;
-
-CREATE FUNCTION bgjobs.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-  v_degraded_pct numeric := bgjobs.get_setting('automation_degraded_failure_pct')::numeric;
-  v_critical_pct numeric := bgjobs.get_setting('automation_critical_success_pct')::numeric;
-  v_inactive     interval := bgjobs.get_setting('automation_inactive_hours')::numeric * interval '1 hour';
-  v_info_pct     numeric := bgjobs.get_setting('automation_info_success_pct')::numeric;
-  v_from         timestamptz := p_as_of - interval '24 hours';
-  v_result       jsonb;
-BEGIN
-  WITH scope AS (
-    SELECT t.id AS tenant_id, t.name AS tenant_name
-      FROM public.tenants t
-     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
-  ),
-  logs AS (
-    SELECT l.tenant_id, l.rule_id, count(*) AS n,
-           count(*) FILTER (WHERE l.status = 'success') AS ok,
-           count(*) FILTER (WHERE l.status = 'failed') AS failed
-      FROM public.automation_logs l
-      JOIN scope s ON s.tenant_id = l.tenant_id
-     WHERE l.executed_at > v_from AND l.executed_at <= p_as_of
-     GROUP BY l.tenant_id, l.rule_id
-  ),
-  rules AS (
-    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.is_active,
-           coalesce(g.n, 0) AS n, coalesce(g.ok, 0) AS ok, coalesce(g.failed, 0) AS failed,
-           CASE WHEN g.n > 0 THEN round(100.0 * g.ok / g.n, 2) END AS success_rate,
-           CASE WHEN g.n > 0 THEN round(100.0 * g.failed / g.n, 2) END AS failure_rate,
-           -- created_at: a column the seeds' rules have and the contract does not require
-           -- (a rule without it is judged)
-           r.is_active AND coalesce((to_jsonb(r) ->> 'created_at')::timestamptz, '-infinity') <= p_as_of - v_inactive
-             AND NOT EXISTS (SELECT 1 FROM public.automation_logs l
-                              WHERE l.tenant_id = r.tenant_id AND l.rule_id = r.id
-                                AND l.executed_at > p_as_of - v_inactive AND l.executed_at <= p_as_of) AS inactive
-      FROM public.automation_rules r
-      JOIN scope s ON s.tenant_id = r.tenant_id
-      LEFT JOIN logs g ON g.tenant_id = r.tenant_id AND g.rule_id = r.id
-  ),
-  judged AS (
-    SELECT r.*,
-           r.n > 0 AND 100.0 * r.ok / r.n < v_critical_pct AS critical,
-           r.n > 0 AND 100.0 * r.failed / r.n > v_degraded_pct AS degraded
-      FROM rules r
-  ),
-  totals AS (
-    SELECT s.tenant_id, s.tenant_name,
-           coalesce(sum(g.n), 0) AS n, coalesce(sum(g.ok), 0) AS ok, coalesce(sum(g.failed), 0) AS failed
-      FROM scope s
-      LEFT JOIN logs g ON g.tenant_id = s.tenant_id
-     GROUP BY s.tenant_id, s.tenant_name
-  ),
-  findings AS (
-    SELECT j.tenant_id, 1 AS rank, 'CRITICAL' AS level,
-           format('Rule "%s": success rate %s%% over %s executions in the last 24 hours (below %s%%)',
-                  j.rule_name, j.success_rate, j.n, v_critical_pct) AS message
-      FROM judged j WHERE j.critical
-    UNION ALL
-    SELECT j.tenant_id, 2, 'WARNING',
-           format('Rule "%s" is degraded: failure rate %s%% over %s executions (above %s%%)',
-                  j.rule_name, j.failure_rate, j.n, v_degraded_pct)
-      FROM judged j WHERE j.degraded AND NOT j.critical
-    UNION ALL
-    SELECT j.tenant_id, 2, 'WARNING',
-           format('Rule "%s" (%s) is active but has not executed in %s hours',
-                  j.rule_name, j.rule_id, extract(epoch FROM v_inactive) / 3600)
-      FROM judged j WHERE j.inactive
-    UNION ALL
-    SELECT t.tenant_id, 3, 'INFO',
-           format('Overall automation success rate %s%% over %s executions (below %s%%)',
-                  round(100.0 * t.ok / t.n, 2), t.n, v_info_pct)
-      FROM totals t WHERE t.n > 0 AND 100.0 * t.ok / t.n < v_info_pct
-  ),
-  reports AS (
-    SELECT t.tenant_id, t.tenant_name,
-           (ARRAY['CRITICAL', 'WARNING', 'INFO'])[min(f.rank)] AS severity,
-           jsonb_agg(jsonb_build_object('level', f.level, 'message', f.message) ORDER BY f.rank, f.message) AS findings,
-           jsonb_build_object(
-             'total_executions', t.n, 'successful_executions', t.ok, 'failed_executions', t.failed,
-             'success_rate', CASE WHEN t.n > 0 THEN round(100.0 * t.ok / t.n, 2) ELSE 100 END,
-             'degraded_rules', (SELECT count(*) FROM judged j WHERE j.tenant_id = t.tenant_id AND j.degraded),
-             'inactive_rules', (SELECT count(*) FROM judged j WHERE j.tenant_id = t.tenant_id AND j.inactive)) AS metrics
-      FROM totals t
-      JOIN findings f ON f.tenant_id = t.tenant_id
-     GROUP BY t.tenant_id, t.tenant_name, t.n, t.ok, t.failed
-  ),
-  queued AS (
-    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT rp.tenant_id, 'email', btrim(u.email), 'automation_health',
-           jsonb_build_object('severity', rp.severity, 'findings', rp.findings, 'metrics', rp.metrics,
-                              'tenant_id', rp.tenant_id, 'tenant_name', rp.tenant_name,
-                              'recipient_name', u.full_name,
-                              'window_start', to_char(v_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                              'window_end', to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
-           format('automation_health:%s:%s:%s', rp.tenant_id, (p_as_of AT TIME ZONE 'UTC')::date, u.id),
-           'business'
-      FROM reports rp
-      JOIN public.users u
-        ON u.tenant_id = rp.tenant_id AND nullif(btrim(u.email), '') IS NOT NULL
-      -- role and is_active: columns the seeds' users have and the contract does not require
-      -- (read through to_jsonb in the WHERE clause: Citus refuses a FROM-less LATERAL
-      -- subquery calling it)
-     WHERE to_jsonb(u) ->> 'role' = 'admin' AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
-    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
-    RETURNING 1
-  )
-  SELECT jsonb_build_object(
-           'total_executions', x.n,
-           'successful_executions', x.ok,
-           'failed_executions', x.failed,
-           'success_rate', CASE WHEN x.n > 0 THEN round(100.0 * x.ok / x.n, 2) ELSE 100 END,
-           'inactive_rules', coalesce((SELECT jsonb_agg(j.rule_name ORDER BY j.rule_name, j.rule_id)
-                                         FROM judged j WHERE j.inactive), '[]'::jsonb),
-           'degraded_rules', coalesce((SELECT jsonb_agg(jsonb_build_object(
-                                                'rule_id', j.rule_id, 'rule_name', j.rule_name,
-                                                'failure_rate', j.failure_rate, 'tenant_id', j.tenant_id)
-                                              ORDER BY j.failure_rate DESC, j.rule_name, j.tenant_id, j.rule_id)
-                                         FROM judged j WHERE j.degraded), '[]'::jsonb),
-           'tenantsChecked', (SELECT count(*) FROM scope),
-           'tenantsWithFindings', (SELECT count(*) FROM reports),
-           'critical', (SELECT count(*) FROM findings WHERE level = 'CRITICAL'),
-           'warning', (SELECT count(*) FROM findings WHERE level = 'WARNING'),
-           'info', (SELECT count(*) FROM findings WHERE level = 'INFO'),
-           'notificationsQueued', (SELECT count(*) FROM queued),
-           'recordsUpdated', (SELECT count(*) FROM queued))
-    INTO v_result
-    FROM (SELECT coalesce(sum(t.n), 0) AS n, coalesce(sum(t.ok), 0) AS ok, coalesce(sum(t.failed), 0) AS failed
-            FROM totals t) x;
-
-  RETURN v_result;
-END;
 $$;
 
 CREATE FUNCTION bgjobs.job_check_job_health(p_as_of timestamp with time zone, p_tenants uuid[] DEFAULT NULL::uuid[]) RETURNS jsonb
@@ -1766,249 +1340,6 @@ BEGIN
     'messagesQueued', (v_alerts ->> 'queued')::integer,
     'reapedRuns', v_reaped,
     'recordsUpdated', (v_alerts ->> 'queued')::integer);
-END;
-$$;
-
-CREATE FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_custom_plan'
-    SET jit TO 'off'
-    AS $$
-DECLARE
-  v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical')::numeric;
-  v_hours_high     numeric := bgjobs.get_setting('sla_hours_high')::numeric;
-  v_hours_medium   numeric := bgjobs.get_setting('sla_hours_medium')::numeric;
-  v_hours_low      numeric := bgjobs.get_setting('sla_hours_low')::numeric;
-  v_cut_critical timestamptz := p_as_of - v_hours_critical * interval '1 hour';
-  v_cut_high     timestamptz := p_as_of - v_hours_high * interval '1 hour';
-  v_cut_medium   timestamptz := p_as_of - v_hours_medium * interval '1 hour';
-  v_cut_low      timestamptz := p_as_of - v_hours_low * interval '1 hour';
-  v_overdue  integer;
-  v_sla      integer;
-  v_updated  integer;
-  v_rules    integer := 0;
-  v_tenant   uuid[];
-  v_event    text[];
-  v_entity   uuid[];
-  v_key      text[];
-  v_data     jsonb[];
-BEGIN
-  WITH open_due AS (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
-      FROM public.tasks t
-     WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
-       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
-  ),
-  flags AS (
-    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM bgjobs.task_flags f
-     WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
-  ),
-  joined AS (
-    SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
-           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
-           -- the flag's episode goes on only while the task is still due before it began
-           CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
-           CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
-           -- a replay as of an earlier moment ends no episode that began after it
-           f.task_id IS NOT NULL AS had_flag,
-           f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
-           CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
-                           WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
-      FROM open_due o
-      FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
-     -- only what this tick changes: a flag without its open past-due task, a task without a
-     -- flag or due since its episode began, a flagged task now past its SLA
-     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
-        OR (f.sla_violated_at IS NULL
-            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
-                                             WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
-  ),
-  found AS (
-    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
-           j.overdue_since IS NULL AS new_overdue,
-           j.sla_violated_at IS NULL
-             AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
-                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END AS new_sla,
-           coalesce(j.overdue_since, p_as_of) AS overdue_since,
-           j.sla_violated_at
-      FROM joined j
-     WHERE j.past_due AND (j.overdue_since IS NULL OR j.sla_violated_at IS NULL)
-  ),
-  -- plain INSERT and UPDATE rather than ON CONFLICT: which flags exist is known from the join
-  inserted AS (
-    INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
-    SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of END
-      FROM found f
-     WHERE NOT f.had_flag
-    RETURNING 1
-  ),
-  updated AS (
-    UPDATE bgjobs.task_flags tf
-       SET overdue_since = f.overdue_since,
-           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
-      FROM found f
-     WHERE f.had_flag AND (f.new_overdue OR f.new_sla) AND tf.tenant_id = f.tenant_id AND tf.task_id = f.id
-    RETURNING 1
-  ),
-  ended AS (
-    DELETE FROM bgjobs.task_flags tf
-     USING joined j
-     WHERE j.may_end AND NOT j.past_due AND tf.tenant_id = j.tenant_id AND tf.task_id = j.task_id
-    RETURNING 1
-  ),
-  flagged AS (
-    SELECT f.* FROM found f WHERE f.new_overdue OR f.new_sla
-  ),
-  audited AS (
-    INSERT INTO public.audit_log (tenant_id, action_type, entity_type, entity_id, details, "timestamp")
-    SELECT fl.tenant_id, 'sla_violation', 'task', fl.id,
-           jsonb_build_object('job_name', 'check-sla-and-overdue', 'task_id', fl.id, 'case_id', fl.case_id,
-                              'priority', fl.priority, 'due_date', fl.due_date, 'sla_hours', fl.sla_hours,
-                              'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
-                              'actual_time', p_as_of,
-                              'hours_past_due', round(extract(epoch FROM p_as_of - fl.due_date) / 3600, 2)),
-           p_as_of
-      FROM flagged fl
-     WHERE fl.new_sla
-  ),
-  events AS (
-    -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
-    SELECT ev.*
-      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
-                   fl.overdue_since,
-                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
-                                      'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
-              FROM flagged fl
-             WHERE fl.new_overdue
-            UNION ALL
-            SELECT fl.tenant_id, 'sla_violation', fl.id,
-                   fl.overdue_since,
-                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
-                                      'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
-                                      'actual_time', p_as_of)
-              FROM flagged fl
-             WHERE fl.new_sla) ev
-     -- an event only matters to a tenant with an active rule for it
-     WHERE (ev.tenant_id, ev.event) IN (SELECT r.tenant_id, r.trigger_event FROM public.automation_rules r
-                                         WHERE r.is_active)
-  )
-  SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
-         (SELECT count(*) FROM flagged WHERE new_sla),
-         (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
-         array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
-         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
-    INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
-    FROM events ev;
-
-  IF cardinality(v_tenant) > 0 THEN
-    v_rules := bgjobs.fire_automation_events(
-      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data);
-  END IF;
-
-  RETURN jsonb_build_object(
-    'overdueTasks', v_overdue,
-    'slaViolations', v_sla,
-    'rulesTriggered', v_rules,
-    'recordsUpdated', v_updated);
-END;
-$$;
-
-CREATE FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-  v_items    integer;
-  v_digests  integer;
-  v_rules    integer := 0;
-  v_tenant   uuid[];
-  v_etype    text[];
-  v_entity   uuid[];
-  v_key      text[];
-  v_data     jsonb[];
-BEGIN
-  WITH scope AS (
-    SELECT t.id AS tenant_id, t.timezone, (p_as_of AT TIME ZONE t.timezone)::date AS local_date
-      FROM public.tenants t
-     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
-  ),
-  items AS (
-    SELECT s.tenant_id, s.timezone, s.local_date, 'task' AS entity_type, t.id AS entity_id, 'Task' AS kind,
-           t.title, t.due_date AS due_at, t.priority, t.priority IN ('Critical', 'High') AS high,
-           t.case_id, ARRAY[coalesce(t.assigned_to, c.owner_id)] AS user_ids
-      FROM scope s
-      JOIN public.tasks t
-        ON t.tenant_id = s.tenant_id AND t.status IN ('Open', 'In Progress')
-       AND t.due_date >= p_as_of AND t.due_date <= p_as_of + interval '24 hours'
-      LEFT JOIN public.cases c ON c.tenant_id = t.tenant_id AND c.id = t.case_id
-    UNION ALL
-    SELECT s.tenant_id, s.timezone, s.local_date, 'hearing', h.id, 'Hearing',
-           c.case_number || coalesce(' ' || nullif(c.title, ''), '') || ' at ' || coalesce(co.name, 'court to be confirmed'),
-           h.hearing_date, NULL, true, h.case_id, ARRAY[c.owner_id, c.assigned_to]
-      FROM scope s
-      JOIN public.hearings h
-        ON h.tenant_id = s.tenant_id AND h.status = 'Scheduled'
-       AND h.hearing_date >= p_as_of AND h.hearing_date <= p_as_of + interval '24 hours'
-      JOIN public.cases c ON c.tenant_id = h.tenant_id AND c.id = h.case_id
-      LEFT JOIN public.courts co ON co.id = h.court_id
-  ),
-  user_items AS (
-    SELECT DISTINCT i.*, u.id AS user_id, u.email, u.full_name
-      FROM items i
-     CROSS JOIN LATERAL unnest(i.user_ids) AS r(user_id)
-      JOIN public.users u ON u.tenant_id = i.tenant_id AND u.id = r.user_id
-     WHERE nullif(btrim(u.email), '') IS NOT NULL
-       -- is_active: a column the seeds' users have and the contract does not require
-       AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
-  ),
-  digests AS (
-    SELECT ui.tenant_id, ui.user_id, ui.email, ui.full_name, ui.timezone, ui.local_date,
-           jsonb_agg(jsonb_build_object(
-                       'kind', ui.kind, 'title', ui.title,
-                       'due_at', to_char(ui.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                       'high', ui.high, 'priority', ui.priority,
-                       'entity_type', ui.entity_type, 'entity_id', ui.entity_id)
-                     ORDER BY ui.high DESC, ui.due_at, ui.title) AS items,
-           count(*) FILTER (WHERE ui.high) AS high_count
-      FROM user_items ui
-     GROUP BY ui.tenant_id, ui.user_id, ui.email, ui.full_name, ui.timezone, ui.local_date
-  ),
-  queued AS (
-    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT d.tenant_id, 'email', btrim(d.email), 'deadline_digest',
-           jsonb_build_object('timezone', d.timezone,
-                              'as_of', to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                              'local_date', d.local_date, 'user_id', d.user_id,
-                              'recipient_name', d.full_name, 'high_count', d.high_count,
-                              'items', d.items),
-           format('deadline_digest:%s:%s', d.user_id, d.local_date),
-           'business'
-      FROM digests d
-    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
-    RETURNING 1
-  )
-  SELECT count(*),
-         (SELECT count(*) FROM queued),
-         array_agg(i.tenant_id), array_agg(i.entity_type), array_agg(i.entity_id),
-         array_agg(format('deadline_approaching:%s:%s:%s', i.entity_type, i.entity_id, i.local_date)),
-         array_agg(jsonb_build_object('entity_type', i.entity_type, 'entity_id', i.entity_id,
-                                      'case_id', i.case_id,
-                                      'hours_until_due', round(extract(epoch FROM i.due_at - p_as_of) / 3600, 2)))
-    INTO v_items, v_digests, v_tenant, v_etype, v_entity, v_key, v_data
-    FROM items i;
-
-  IF v_items > 0 THEN
-    v_rules := bgjobs.fire_automation_events(
-      p_as_of, v_tenant, array_fill('deadline_approaching'::text, ARRAY[v_items]), v_etype, v_entity, v_key, v_data);
-  END IF;
-
-  RETURN jsonb_build_object(
-    'itemsFound', v_items,
-    'usersNotified', v_digests,
-    'rulesTriggered', v_rules,
-    'recordsUpdated', v_digests);
 END;
 $$;
 
@@ -2157,7 +1488,7 @@ BEGIN
   IF v_days_auto > 0 THEN
     DELETE FROM public.automation_logs l WHERE l.executed_at < p_as_of - make_interval(days => v_days_auto);
     GET DIAGNOSTICS v_auto = ROW_COUNT;
-    DELETE FROM bgjobs.automation_events e WHERE e.fired_at < p_as_of - make_interval(days => v_days_auto);
+    DELETE FROM bgjobs_app.automation_events e WHERE e.fired_at < p_as_of - make_interval(days => v_days_auto);
   END IF;
   IF v_days_notif > 0 THEN
     DELETE FROM public.notifications n
@@ -2185,85 +1516,6 @@ BEGIN
                                         'automation_logs', v_days_auto, 'notifications', v_days_notif,
                                         'cron_job_run_details', v_days_cron),
     'recordsUpdated', v_jobs + v_audit + v_auto + v_notif + coalesce(v_cron, 0) + v_other);
-END;
-$$;
-
-CREATE FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-  v_hearings integer;
-  v_email    integer;
-  v_whatsapp integer;
-BEGIN
-  WITH scope AS (
-    -- whatsapp_enabled (tenants) and is_active, phone (users): columns the seeds have and
-    -- the contract does not require (without them: no WhatsApp, every user active)
-    SELECT t.id AS tenant_id, t.timezone, coalesce((to_jsonb(t) ->> 'whatsapp_enabled')::boolean, false) AS whatsapp_enabled,
-           (p_as_of AT TIME ZONE t.timezone)::date AS local_date
-      FROM public.tenants t
-     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
-  ),
-  due AS (
-    SELECT s.tenant_id, s.timezone, s.whatsapp_enabled, s.local_date,
-           h.id AS hearing_id, h.hearing_date, c.id AS case_id, c.case_number, c.title AS case_title,
-           c.owner_id, c.assigned_to,
-           coalesce(co.name, 'court to be confirmed') AS court_name, co.city AS court_city
-      FROM scope s
-      JOIN public.hearings h
-        ON h.tenant_id = s.tenant_id AND h.status = 'Scheduled'
-       AND h.hearing_date >= (s.local_date::timestamp AT TIME ZONE s.timezone)
-       AND h.hearing_date < ((s.local_date + 2)::timestamp AT TIME ZONE s.timezone)
-      JOIN public.cases c ON c.tenant_id = h.tenant_id AND c.id = h.case_id
-      LEFT JOIN public.courts co ON co.id = h.court_id
-  ),
-  recipients AS (
-    SELECT DISTINCT ON (d.hearing_id, u.id)
-           d.*, r.role, u.id AS user_id, u.email, to_jsonb(u) ->> 'phone' AS phone, u.full_name
-      FROM due d
-     CROSS JOIN LATERAL (VALUES ('owner', d.owner_id), ('advocate', d.assigned_to)) AS r(role, user_id)
-      JOIN public.users u ON u.tenant_id = d.tenant_id AND u.id = r.user_id
-                         AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
-     ORDER BY d.hearing_id, u.id, r.role DESC
-  ),
-  messages AS (
-    SELECT r.*, m.channel, m.recipient
-      FROM recipients r
-     CROSS JOIN LATERAL (VALUES ('email', nullif(btrim(r.email), '')),
-                                ('whatsapp', CASE WHEN r.whatsapp_enabled THEN nullif(btrim(r.phone), '') END))
-           AS m(channel, recipient)
-     WHERE m.recipient IS NOT NULL
-  ),
-  queued AS (
-    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
-    SELECT m.tenant_id, m.channel, m.recipient, 'hearing_reminder',
-           jsonb_build_object(
-             'case_number', m.case_number, 'case_title', m.case_title,
-             'court_name', m.court_name, 'court_city', m.court_city,
-             'hearing_at', to_char(m.hearing_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-             'tenant_timezone', m.timezone, 'recipient_name', m.full_name, 'recipient_role', m.role,
-             'hearing_id', m.hearing_id, 'case_id', m.case_id, 'user_id', m.user_id,
-             'reminder_date', m.local_date,
-             'day', CASE WHEN (m.hearing_date AT TIME ZONE m.timezone)::date = m.local_date
-                         THEN 'today' ELSE 'tomorrow' END),
-           format('hearing_reminder:%s:%s:%s:%s', m.hearing_id, m.channel, lower(m.recipient), m.local_date),
-           'business'
-      FROM messages m
-    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
-    RETURNING channel
-  )
-  SELECT (SELECT count(*) FROM due),
-         count(*) FILTER (WHERE q.channel = 'email'),
-         count(*) FILTER (WHERE q.channel = 'whatsapp')
-    INTO v_hearings, v_email, v_whatsapp
-    FROM queued q;
-
-  RETURN jsonb_build_object(
-    'hearingsFound', v_hearings,
-    'emailsQueued', v_email,
-    'whatsappQueued', v_whatsapp,
-    'recordsUpdated', v_email + v_whatsapp);
 END;
 $$;
 
@@ -2333,41 +1585,6 @@ SELECT w.job_name, w.last_run_at, w.last_status, w.last_duration_seconds, w.last
        w.health_score, w.health_label, w.next_expected_run
   FROM bgjobs.watch_stats(p_as_of) w
 $$;
-
-CREATE FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-  v_updated integer;
-  v_tenants integer;
-BEGIN
-  SELECT count(*) INTO v_tenants
-    FROM public.tenants t
-   WHERE p_tenants IS NULL OR t.id = ANY (p_tenants);
-
-  -- An application's own installments may lack tenant_id (the contract's minimum is the
-  -- payment plan) and updated_at: the statement follows the columns the table has.
-  EXECUTE format(
-    'UPDATE public.installments i SET status = %L%s FROM %s '
-    'WHERE %s AND ($1 IS NULL OR t.id = ANY ($1)) AND i.status = %L '
-    'AND i.student_due_date < ($2 AT TIME ZONE t.timezone)::date',
-    'overdue',
-    CASE WHEN bgjobs.app_has_column('installments', 'updated_at') THEN ', updated_at = pg_catalog.now()' ELSE '' END,
-    CASE WHEN bgjobs.app_has_column('installments', 'tenant_id') THEN 'public.tenants t'
-         ELSE 'public.payment_plans p JOIN public.tenants t ON t.id = p.tenant_id' END,
-    CASE WHEN bgjobs.app_has_column('installments', 'tenant_id') THEN 'i.tenant_id = t.id'
-         ELSE 'p.id = i.payment_plan_id' END,
-    'pending')
-    USING p_tenants, p_as_of;
-  GET DIAGNOSTICS v_updated = ROW_COUNT;
-
-  RETURN jsonb_build_object(
-    'installmentsUpdated', v_updated,
-    'tenantsProcessed', v_tenants,
-    'recordsUpdated', v_updated);
-END;
-$_$;
 
 CREATE FUNCTION bgjobs.jobs_log_on_failure() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3005,19 +2222,6 @@ CREATE FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paus
    WHERE f <= p_at
 $$;
 
-CREATE FUNCTION bgjobs.tenants_check_timezone() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone) THEN
-    RAISE EXCEPTION 'unknown time zone "%" for tenant "%"', NEW.timezone, NEW.name
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'use an IANA zone name such as Asia/Kolkata or America/New_York';
-  END IF;
-  RETURN NEW;
-END;
-$$;
-
 CREATE FUNCTION bgjobs.unregister_job(job_name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -3481,6 +2685,804 @@ CREATE FUNCTION bgjobs.zone_tick(p_schedule text) RETURNS text
                  ELSE split_part(regexp_replace(btrim(p_schedule), '\s+', ' ', 'g'), ' ', 1) END AS m) f
 $_$;
 
+CREATE FUNCTION bgjobs_app.app_has_column(p_table text, p_column text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = pg_catalog.to_regclass(pg_catalog.format('public.%I', p_table))
+                    AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped)
+$$;
+
+CREATE FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_logged integer;
+BEGIN
+  IF coalesce(cardinality(p_tenant_ids), 0) = 0 THEN
+    RETURN 0;
+  END IF;
+
+  WITH ev AS (
+    -- an event key given twice in one batch is one occurrence
+    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
+           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
+      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
+           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
+     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
+  ),
+  rule_rows AS MATERIALIZED (
+    -- actions: a column the seeds' rules have and the contract does not require (read with
+    -- to_jsonb here, apart from the LATERAL below: on Citus a table function's argument
+    -- must be immutable over distributed rows)
+    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.trigger_event, to_jsonb(r) -> 'actions' AS actions
+      FROM public.automation_rules r
+     WHERE r.is_active
+       AND (r.tenant_id, r.trigger_event) IN (SELECT e.tenant_id, e.event FROM ev e)
+  ),
+  rules AS MATERIALIZED (
+    -- each rule's actions, worked out once per rule rather than once per event
+    SELECT rr.tenant_id, rr.rule_id, rr.rule_name, rr.trigger_event, x.executed, x.error
+      FROM rule_rows rr
+     CROSS JOIN LATERAL (
+       SELECT coalesce(jsonb_agg(a.action || jsonb_build_object(
+                         'status', CASE WHEN a.action ->> 'type' IN ('notify', 'escalate') THEN 'success' ELSE 'failed' END,
+                         'duration_ms', 0) ORDER BY a.ord), '[]'::jsonb) AS executed,
+              string_agg(format('unsupported action type "%s"', coalesce(a.action ->> 'type', '(none)')), '; ' ORDER BY a.ord)
+                FILTER (WHERE coalesce(a.action ->> 'type', '') NOT IN ('notify', 'escalate')) AS error
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rr.actions) = 'array' THEN rr.actions ELSE '[]'::jsonb END)
+              WITH ORDINALITY AS a(action, ord)
+     ) x
+  ),
+  fired AS MATERIALIZED (
+    SELECT e.*, r.rule_id, r.rule_name, r.executed, r.error, gen_random_uuid() AS log_id
+      FROM ev e
+      JOIN rules r ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event
+     -- a rule that already ran for this event key is left out (runs of a job never overlap;
+     -- the unique index on the keys is the backstop)
+     WHERE NOT EXISTS (SELECT 1 FROM bgjobs_app.automation_events ae
+                        WHERE ae.tenant_id = e.tenant_id AND ae.rule_id = r.rule_id AND ae.event_key = e.event_key)
+  ),
+  recorded AS (
+    INSERT INTO bgjobs_app.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
+      FROM fired f
+  ),
+  logged AS (
+    INSERT INTO public.automation_logs
+           (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
+           CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
+           f.executed, f.error, p_as_of
+      FROM fired f
+  ),
+  actions AS MATERIALIZED (
+    SELECT f.*, a.action
+      FROM fired f
+     CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
+     WHERE a.action ->> 'type' IN ('notify', 'escalate')
+  ),
+  targets AS (
+    SELECT ac.*, coalesce(tk.case_id, h.case_id) AS case_id, tk.assigned_to AS task_assignee,
+           coalesce(tk.title, cs.case_number) AS entity_title
+      FROM actions ac
+      LEFT JOIN public.tasks tk
+        ON ac.entity_type = 'task' AND tk.tenant_id = ac.tenant_id AND tk.id = ac.entity_id
+      LEFT JOIN public.hearings h
+        ON ac.entity_type = 'hearing' AND h.tenant_id = ac.tenant_id AND h.id = ac.entity_id
+      LEFT JOIN public.cases cs
+        ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
+  ),
+  recipients AS MATERIALIZED (
+    -- each notify action's users, each found by its key (three plain branches, not a
+    -- LATERAL union of FROM-less selects: Citus plans these)
+    SELECT tg.*, coalesce(tg.task_assignee, c.assigned_to) AS user_id
+      FROM targets tg
+      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
+    UNION ALL
+    SELECT tg.*, c.owner_id
+      FROM targets tg
+      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'case_owner'
+    UNION ALL
+    -- role: a column the seeds' users have and the contract does not require
+    SELECT tg.*, a.id
+      FROM targets tg
+      JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
+     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
+  ),
+  notified AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT rc.tenant_id, 'email', u.email, 'automation_notification',
+           jsonb_build_object('rule_name', rc.rule_name, 'event', rc.event,
+                              'entity_type', rc.entity_type, 'entity_id', rc.entity_id,
+                              'title', rc.entity_title, 'details', rc.data,
+                              'recipient_name', u.full_name, 'automation_log_id', rc.log_id),
+           format('automation:%s:%s:%s', rc.rule_id, coalesce(rc.event_key, rc.log_id::text), u.id),
+           'business'
+      FROM recipients rc
+      JOIN public.users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
+     -- is_active: a column the seeds' users have and the contract does not require
+     WHERE coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
+    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
+    RETURNING 1
+  ),
+  escalated AS (
+    UPDATE public.tasks t
+       -- CASE WHEN col = ..., not CASE col WHEN: Citus rewrites the latter wrongly in an
+       -- UPDATE of a distributed table (citusdata/citus#2862)
+       SET priority = CASE WHEN t.priority = 'Low' THEN 'Medium' WHEN t.priority = 'Medium' THEN 'High' ELSE 'Critical' END
+      FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
+              FROM targets tg
+             WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
+     WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
+    RETURNING 1
+  )
+  SELECT count(*) INTO v_logged FROM fired;
+
+  RETURN v_logged;
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.installments_set_tenant() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF NEW.tenant_id IS NULL THEN
+    SELECT p.tenant_id INTO NEW.tenant_id FROM public.payment_plans p WHERE p.id = NEW.payment_plan_id;
+    IF NEW.tenant_id IS NULL THEN
+      RAISE EXCEPTION 'payment plan % does not exist', NEW.payment_plan_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_threshold numeric := bgjobs.get_setting('anomaly_threshold_pct')::numeric;
+  v_sla_critical interval := bgjobs.get_setting('sla_hours_critical')::numeric * interval '1 hour';
+  v_sla_high     interval := bgjobs.get_setting('sla_hours_high')::numeric * interval '1 hour';
+  v_sla_medium   interval := bgjobs.get_setting('sla_hours_medium')::numeric * interval '1 hour';
+  v_sla_low      interval := bgjobs.get_setting('sla_hours_low')::numeric * interval '1 hour';
+  v_tenants   integer;
+  v_written   integer;
+  v_anomalies integer;
+BEGIN
+  WITH scope AS (
+    SELECT t.id AS tenant_id, (p_as_of AT TIME ZONE t.timezone)::date AS local_date
+      FROM public.tenants t
+     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
+  ),
+  -- per-tenant figures as grouped subqueries joined on tenant_id (not LATERAL subqueries
+  -- per tenant): on Citus every join stays on the tenant's shard
+  figures AS (
+    SELECT s.tenant_id, s.local_date,
+           jsonb_build_object(
+             'case_count', coalesce(c.active, 0),
+             'task_completion_rate', CASE WHEN k.total > 0 THEN round(k.completed::numeric / k.total, 4) END,
+             'sla_compliance_rate', CASE WHEN k.total > 0 THEN round((k.total - k.breached)::numeric / k.total, 4) END,
+             'hearing_attendance_rate', CASE WHEN h.held > 0 THEN round(h.attended::numeric / h.held, 4) END,
+             'document_count', coalesce(d.n, 0),
+             'overdue_tasks', coalesce(k.overdue, 0)) AS metrics
+      FROM scope s
+      LEFT JOIN (
+       SELECT ca.tenant_id, count(*) FILTER (WHERE ca.status = 'Active') AS active
+         FROM public.cases ca
+        WHERE p_tenants IS NULL OR ca.tenant_id = ANY (p_tenants)
+        GROUP BY ca.tenant_id) c ON c.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT t.tenant_id,
+              count(*) FILTER (WHERE t.status <> 'Cancelled') AS total,
+              count(*) FILTER (WHERE t.status = 'Completed') AS completed,
+              count(*) FILTER (WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of) AS overdue,
+              count(*) FILTER (WHERE t.due_date IS NOT NULL AND (
+                         (t.status IN ('Open', 'In Progress') AND p_as_of > t.due_date + x.sla)
+                      -- completed_at: a column the seeds' tasks have and the contract does not
+                      -- require (without it a completed task counts as within its SLA)
+                      OR (t.status = 'Completed' AND (to_jsonb(t) ->> 'completed_at')::timestamptz > t.due_date + x.sla))) AS breached
+         FROM public.tasks t
+        CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'Critical' THEN v_sla_critical
+                                        WHEN t.priority = 'High' THEN v_sla_high
+                                        WHEN t.priority = 'Medium' THEN v_sla_medium ELSE v_sla_low END AS sla) x
+        WHERE p_tenants IS NULL OR t.tenant_id = ANY (p_tenants)
+        GROUP BY t.tenant_id) k ON k.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT hr.tenant_id,
+              count(*) FILTER (WHERE hr.status <> 'Cancelled') AS held,
+              count(*) FILTER (WHERE hr.status = 'Attended') AS attended
+         FROM public.hearings hr
+        WHERE hr.hearing_date <= p_as_of AND (p_tenants IS NULL OR hr.tenant_id = ANY (p_tenants))
+        GROUP BY hr.tenant_id) h ON h.tenant_id = s.tenant_id
+      LEFT JOIN (
+       SELECT dc.tenant_id, count(*) AS n
+         FROM public.documents dc
+        WHERE p_tenants IS NULL OR dc.tenant_id = ANY (p_tenants)
+        GROUP BY dc.tenant_id) d ON d.tenant_id = s.tenant_id
+  ),
+  -- each tenant's average of each numeric metric over its snapshots of the 7 previous local dates
+  history AS (
+    SELECT s.tenant_id, k.metric, avg((p.metric_value ->> k.metric)::numeric) AS average
+      FROM scope s
+      JOIN public.analytics_snapshots p
+        ON p.tenant_id = s.tenant_id AND p.metric_type = 'daily_snapshot'
+       AND p.snapshot_date >= s.local_date - 7 AND p.snapshot_date < s.local_date
+     CROSS JOIN LATERAL jsonb_object_keys(p.metric_value) AS k(metric)
+     WHERE jsonb_typeof(p.metric_value -> k.metric) = 'number'
+     GROUP BY s.tenant_id, k.metric
+  ),
+  judged AS (
+    SELECT f.tenant_id, f.local_date, f.metrics, coalesce(a.anomalies, '[]'::jsonb) AS anomalies
+      FROM figures f
+      LEFT JOIN (
+       SELECT m.tenant_id,
+              jsonb_agg(jsonb_build_object('metric', m.metric, 'value', m.value, 'average', round(m.average, 4),
+                                           'deviation_pct', round(abs(m.value - m.average) / abs(m.average) * 100, 2))
+                        ORDER BY m.metric) AS anomalies
+         FROM (SELECT f2.tenant_id, k.metric, (f2.metrics ->> k.metric)::numeric AS value, hi.average
+                 FROM figures f2
+                CROSS JOIN LATERAL jsonb_object_keys(f2.metrics) AS k(metric)
+                 JOIN history hi ON hi.tenant_id = f2.tenant_id AND hi.metric = k.metric
+                WHERE jsonb_typeof(f2.metrics -> k.metric) = 'number') m
+        WHERE m.average <> 0
+          AND abs(m.value - m.average) / abs(m.average) * 100 > v_threshold
+        GROUP BY m.tenant_id) a ON a.tenant_id = f.tenant_id
+  ),
+  snapshot AS (
+    SELECT j.tenant_id, j.local_date,
+           j.metrics || jsonb_build_object('anomaly_detected', jsonb_array_length(j.anomalies) > 0,
+                                           'anomalies', j.anomalies) AS metric_value
+      FROM judged j
+  ),
+  -- an upsert without ON CONFLICT: an application's own analytics_snapshots need not have a
+  -- unique constraint on (tenant_id, metric_type, snapshot_date); runs of a job never overlap
+  updated AS (
+    UPDATE public.analytics_snapshots a
+       SET metric_value = n.metric_value, created_at = now()
+      FROM snapshot n
+     WHERE a.tenant_id = n.tenant_id AND a.metric_type = 'daily_snapshot' AND a.snapshot_date = n.local_date
+       AND a.metric_value IS DISTINCT FROM n.metric_value
+    RETURNING 1
+  ),
+  inserted AS (
+    INSERT INTO public.analytics_snapshots (tenant_id, metric_type, snapshot_date, metric_value)
+    SELECT n.tenant_id, 'daily_snapshot', n.local_date, n.metric_value
+      FROM snapshot n
+     -- uncorrelated (Citus plans no correlated subquery over a CTE); a tenant's local date
+     -- is within a day of the UTC date
+     WHERE (n.tenant_id, n.local_date) NOT IN (
+             SELECT a.tenant_id, a.snapshot_date FROM public.analytics_snapshots a
+              WHERE a.metric_type = 'daily_snapshot'
+                AND a.snapshot_date BETWEEN (p_as_of AT TIME ZONE 'UTC')::date - 1 AND (p_as_of AT TIME ZONE 'UTC')::date + 1)
+    RETURNING 1
+  ),
+  written AS (
+    SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted
+  )
+  SELECT count(*), (SELECT count(*) FROM written), count(*) FILTER (WHERE jsonb_array_length(j.anomalies) > 0)
+    INTO v_tenants, v_written, v_anomalies
+    FROM judged j;
+
+  RETURN jsonb_build_object(
+    'tenantsProcessed', v_tenants,
+    'snapshotsWritten', v_written,
+    'anomaliesDetected', v_anomalies,
+    'recordsUpdated', v_written);
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_degraded_pct numeric := bgjobs.get_setting('automation_degraded_failure_pct')::numeric;
+  v_critical_pct numeric := bgjobs.get_setting('automation_critical_success_pct')::numeric;
+  v_inactive     interval := bgjobs.get_setting('automation_inactive_hours')::numeric * interval '1 hour';
+  v_info_pct     numeric := bgjobs.get_setting('automation_info_success_pct')::numeric;
+  v_from         timestamptz := p_as_of - interval '24 hours';
+  v_result       jsonb;
+BEGIN
+  WITH scope AS (
+    SELECT t.id AS tenant_id, t.name AS tenant_name
+      FROM public.tenants t
+     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
+  ),
+  logs AS (
+    SELECT l.tenant_id, l.rule_id, count(*) AS n,
+           count(*) FILTER (WHERE l.status = 'success') AS ok,
+           count(*) FILTER (WHERE l.status = 'failed') AS failed
+      FROM public.automation_logs l
+      JOIN scope s ON s.tenant_id = l.tenant_id
+     WHERE l.executed_at > v_from AND l.executed_at <= p_as_of
+     GROUP BY l.tenant_id, l.rule_id
+  ),
+  rules AS (
+    SELECT r.tenant_id, r.id AS rule_id, r.rule_name, r.is_active,
+           coalesce(g.n, 0) AS n, coalesce(g.ok, 0) AS ok, coalesce(g.failed, 0) AS failed,
+           CASE WHEN g.n > 0 THEN round(100.0 * g.ok / g.n, 2) END AS success_rate,
+           CASE WHEN g.n > 0 THEN round(100.0 * g.failed / g.n, 2) END AS failure_rate,
+           -- created_at: a column the seeds' rules have and the contract does not require
+           -- (a rule without it is judged)
+           r.is_active AND coalesce((to_jsonb(r) ->> 'created_at')::timestamptz, '-infinity') <= p_as_of - v_inactive
+             AND NOT EXISTS (SELECT 1 FROM public.automation_logs l
+                              WHERE l.tenant_id = r.tenant_id AND l.rule_id = r.id
+                                AND l.executed_at > p_as_of - v_inactive AND l.executed_at <= p_as_of) AS inactive
+      FROM public.automation_rules r
+      JOIN scope s ON s.tenant_id = r.tenant_id
+      LEFT JOIN logs g ON g.tenant_id = r.tenant_id AND g.rule_id = r.id
+  ),
+  judged AS (
+    SELECT r.*,
+           r.n > 0 AND 100.0 * r.ok / r.n < v_critical_pct AS critical,
+           r.n > 0 AND 100.0 * r.failed / r.n > v_degraded_pct AS degraded
+      FROM rules r
+  ),
+  totals AS (
+    SELECT s.tenant_id, s.tenant_name,
+           coalesce(sum(g.n), 0) AS n, coalesce(sum(g.ok), 0) AS ok, coalesce(sum(g.failed), 0) AS failed
+      FROM scope s
+      LEFT JOIN logs g ON g.tenant_id = s.tenant_id
+     GROUP BY s.tenant_id, s.tenant_name
+  ),
+  findings AS (
+    SELECT j.tenant_id, 1 AS rank, 'CRITICAL' AS level,
+           format('Rule "%s": success rate %s%% over %s executions in the last 24 hours (below %s%%)',
+                  j.rule_name, j.success_rate, j.n, v_critical_pct) AS message
+      FROM judged j WHERE j.critical
+    UNION ALL
+    SELECT j.tenant_id, 2, 'WARNING',
+           format('Rule "%s" is degraded: failure rate %s%% over %s executions (above %s%%)',
+                  j.rule_name, j.failure_rate, j.n, v_degraded_pct)
+      FROM judged j WHERE j.degraded AND NOT j.critical
+    UNION ALL
+    SELECT j.tenant_id, 2, 'WARNING',
+           format('Rule "%s" (%s) is active but has not executed in %s hours',
+                  j.rule_name, j.rule_id, extract(epoch FROM v_inactive) / 3600)
+      FROM judged j WHERE j.inactive
+    UNION ALL
+    SELECT t.tenant_id, 3, 'INFO',
+           format('Overall automation success rate %s%% over %s executions (below %s%%)',
+                  round(100.0 * t.ok / t.n, 2), t.n, v_info_pct)
+      FROM totals t WHERE t.n > 0 AND 100.0 * t.ok / t.n < v_info_pct
+  ),
+  reports AS (
+    SELECT t.tenant_id, t.tenant_name,
+           (ARRAY['CRITICAL', 'WARNING', 'INFO'])[min(f.rank)] AS severity,
+           jsonb_agg(jsonb_build_object('level', f.level, 'message', f.message) ORDER BY f.rank, f.message) AS findings,
+           jsonb_build_object(
+             'total_executions', t.n, 'successful_executions', t.ok, 'failed_executions', t.failed,
+             'success_rate', CASE WHEN t.n > 0 THEN round(100.0 * t.ok / t.n, 2) ELSE 100 END,
+             'degraded_rules', (SELECT count(*) FROM judged j WHERE j.tenant_id = t.tenant_id AND j.degraded),
+             'inactive_rules', (SELECT count(*) FROM judged j WHERE j.tenant_id = t.tenant_id AND j.inactive)) AS metrics
+      FROM totals t
+      JOIN findings f ON f.tenant_id = t.tenant_id
+     GROUP BY t.tenant_id, t.tenant_name, t.n, t.ok, t.failed
+  ),
+  queued AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT rp.tenant_id, 'email', btrim(u.email), 'automation_health',
+           jsonb_build_object('severity', rp.severity, 'findings', rp.findings, 'metrics', rp.metrics,
+                              'tenant_id', rp.tenant_id, 'tenant_name', rp.tenant_name,
+                              'recipient_name', u.full_name,
+                              'window_start', to_char(v_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                              'window_end', to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+           format('automation_health:%s:%s:%s', rp.tenant_id, (p_as_of AT TIME ZONE 'UTC')::date, u.id),
+           'business'
+      FROM reports rp
+      JOIN public.users u
+        ON u.tenant_id = rp.tenant_id AND nullif(btrim(u.email), '') IS NOT NULL
+      -- role and is_active: columns the seeds' users have and the contract does not require
+      -- (read through to_jsonb in the WHERE clause: Citus refuses a FROM-less LATERAL
+      -- subquery calling it)
+     WHERE to_jsonb(u) ->> 'role' = 'admin' AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
+    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
+    RETURNING 1
+  )
+  SELECT jsonb_build_object(
+           'total_executions', x.n,
+           'successful_executions', x.ok,
+           'failed_executions', x.failed,
+           'success_rate', CASE WHEN x.n > 0 THEN round(100.0 * x.ok / x.n, 2) ELSE 100 END,
+           'inactive_rules', coalesce((SELECT jsonb_agg(j.rule_name ORDER BY j.rule_name, j.rule_id)
+                                         FROM judged j WHERE j.inactive), '[]'::jsonb),
+           'degraded_rules', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                                'rule_id', j.rule_id, 'rule_name', j.rule_name,
+                                                'failure_rate', j.failure_rate, 'tenant_id', j.tenant_id)
+                                              ORDER BY j.failure_rate DESC, j.rule_name, j.tenant_id, j.rule_id)
+                                         FROM judged j WHERE j.degraded), '[]'::jsonb),
+           'tenantsChecked', (SELECT count(*) FROM scope),
+           'tenantsWithFindings', (SELECT count(*) FROM reports),
+           'critical', (SELECT count(*) FROM findings WHERE level = 'CRITICAL'),
+           'warning', (SELECT count(*) FROM findings WHERE level = 'WARNING'),
+           'info', (SELECT count(*) FROM findings WHERE level = 'INFO'),
+           'notificationsQueued', (SELECT count(*) FROM queued),
+           'recordsUpdated', (SELECT count(*) FROM queued))
+    INTO v_result
+    FROM (SELECT coalesce(sum(t.n), 0) AS n, coalesce(sum(t.ok), 0) AS ok, coalesce(sum(t.failed), 0) AS failed
+            FROM totals t) x;
+
+  RETURN v_result;
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET jit TO 'off'
+    AS $$
+DECLARE
+  v_hours_critical numeric := bgjobs.get_setting('sla_hours_critical')::numeric;
+  v_hours_high     numeric := bgjobs.get_setting('sla_hours_high')::numeric;
+  v_hours_medium   numeric := bgjobs.get_setting('sla_hours_medium')::numeric;
+  v_hours_low      numeric := bgjobs.get_setting('sla_hours_low')::numeric;
+  v_cut_critical timestamptz := p_as_of - v_hours_critical * interval '1 hour';
+  v_cut_high     timestamptz := p_as_of - v_hours_high * interval '1 hour';
+  v_cut_medium   timestamptz := p_as_of - v_hours_medium * interval '1 hour';
+  v_cut_low      timestamptz := p_as_of - v_hours_low * interval '1 hour';
+  v_overdue  integer;
+  v_sla      integer;
+  v_updated  integer;
+  v_rules    integer := 0;
+  v_tenant   uuid[];
+  v_event    text[];
+  v_entity   uuid[];
+  v_key      text[];
+  v_data     jsonb[];
+BEGIN
+  WITH open_due AS (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
+      FROM public.tasks t
+     WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
+       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
+  ),
+  flags AS (
+    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+      FROM bgjobs_app.task_flags f
+     WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
+  ),
+  joined AS (
+    SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
+           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
+           -- the flag's episode goes on only while the task is still due before it began
+           CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
+           CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
+           -- a replay as of an earlier moment ends no episode that began after it
+           f.task_id IS NOT NULL AS had_flag,
+           f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
+           CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
+                           WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
+      FROM open_due o
+      FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+     -- only what this tick changes: a flag without its open past-due task, a task without a
+     -- flag or due since its episode began, a flagged task now past its SLA
+     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
+        OR (f.sla_violated_at IS NULL
+            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                             WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
+  ),
+  found AS (
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
+           j.overdue_since IS NULL AS new_overdue,
+           j.sla_violated_at IS NULL
+             AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END AS new_sla,
+           coalesce(j.overdue_since, p_as_of) AS overdue_since,
+           j.sla_violated_at
+      FROM joined j
+     WHERE j.past_due AND (j.overdue_since IS NULL OR j.sla_violated_at IS NULL)
+  ),
+  -- plain INSERT and UPDATE rather than ON CONFLICT: which flags exist is known from the join
+  inserted AS (
+    INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+    SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of END
+      FROM found f
+     WHERE NOT f.had_flag
+    RETURNING 1
+  ),
+  updated AS (
+    UPDATE bgjobs_app.task_flags tf
+       SET overdue_since = f.overdue_since,
+           sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
+      FROM found f
+     WHERE f.had_flag AND (f.new_overdue OR f.new_sla) AND tf.tenant_id = f.tenant_id AND tf.task_id = f.id
+    RETURNING 1
+  ),
+  ended AS (
+    DELETE FROM bgjobs_app.task_flags tf
+     USING joined j
+     WHERE j.may_end AND NOT j.past_due AND tf.tenant_id = j.tenant_id AND tf.task_id = j.task_id
+    RETURNING 1
+  ),
+  flagged AS (
+    SELECT f.* FROM found f WHERE f.new_overdue OR f.new_sla
+  ),
+  audited AS (
+    INSERT INTO public.audit_log (tenant_id, action_type, entity_type, entity_id, details, "timestamp")
+    SELECT fl.tenant_id, 'sla_violation', 'task', fl.id,
+           jsonb_build_object('job_name', 'check-sla-and-overdue', 'task_id', fl.id, 'case_id', fl.case_id,
+                              'priority', fl.priority, 'due_date', fl.due_date, 'sla_hours', fl.sla_hours,
+                              'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
+                              'actual_time', p_as_of,
+                              'hours_past_due', round(extract(epoch FROM p_as_of - fl.due_date) / 3600, 2)),
+           p_as_of
+      FROM flagged fl
+     WHERE fl.new_sla
+  ),
+  events AS (
+    -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
+    SELECT ev.*
+      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
+                   fl.overdue_since,
+                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
+                                      'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
+              FROM flagged fl
+             WHERE fl.new_overdue
+            UNION ALL
+            SELECT fl.tenant_id, 'sla_violation', fl.id,
+                   fl.overdue_since,
+                   jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
+                                      'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
+                                      'actual_time', p_as_of)
+              FROM flagged fl
+             WHERE fl.new_sla) ev
+     -- an event only matters to a tenant with an active rule for it
+     WHERE (ev.tenant_id, ev.event) IN (SELECT r.tenant_id, r.trigger_event FROM public.automation_rules r
+                                         WHERE r.is_active)
+  )
+  SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
+         (SELECT count(*) FROM flagged WHERE new_sla),
+         (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
+         array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
+         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
+    INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
+    FROM events ev;
+
+  IF cardinality(v_tenant) > 0 THEN
+    v_rules := bgjobs_app.fire_automation_events(
+      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data);
+  END IF;
+
+  RETURN jsonb_build_object(
+    'overdueTasks', v_overdue,
+    'slaViolations', v_sla,
+    'rulesTriggered', v_rules,
+    'recordsUpdated', v_updated);
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_items    integer;
+  v_digests  integer;
+  v_rules    integer := 0;
+  v_tenant   uuid[];
+  v_etype    text[];
+  v_entity   uuid[];
+  v_key      text[];
+  v_data     jsonb[];
+BEGIN
+  WITH scope AS (
+    SELECT t.id AS tenant_id, t.timezone, (p_as_of AT TIME ZONE t.timezone)::date AS local_date
+      FROM public.tenants t
+     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
+  ),
+  items AS (
+    SELECT s.tenant_id, s.timezone, s.local_date, 'task' AS entity_type, t.id AS entity_id, 'Task' AS kind,
+           t.title, t.due_date AS due_at, t.priority, t.priority IN ('Critical', 'High') AS high,
+           t.case_id, ARRAY[coalesce(t.assigned_to, c.owner_id)] AS user_ids
+      FROM scope s
+      JOIN public.tasks t
+        ON t.tenant_id = s.tenant_id AND t.status IN ('Open', 'In Progress')
+       AND t.due_date >= p_as_of AND t.due_date <= p_as_of + interval '24 hours'
+      LEFT JOIN public.cases c ON c.tenant_id = t.tenant_id AND c.id = t.case_id
+    UNION ALL
+    SELECT s.tenant_id, s.timezone, s.local_date, 'hearing', h.id, 'Hearing',
+           c.case_number || coalesce(' ' || nullif(c.title, ''), '') || ' at ' || coalesce(co.name, 'court to be confirmed'),
+           h.hearing_date, NULL, true, h.case_id, ARRAY[c.owner_id, c.assigned_to]
+      FROM scope s
+      JOIN public.hearings h
+        ON h.tenant_id = s.tenant_id AND h.status = 'Scheduled'
+       AND h.hearing_date >= p_as_of AND h.hearing_date <= p_as_of + interval '24 hours'
+      JOIN public.cases c ON c.tenant_id = h.tenant_id AND c.id = h.case_id
+      LEFT JOIN public.courts co ON co.id = h.court_id
+  ),
+  user_items AS (
+    SELECT DISTINCT i.*, u.id AS user_id, u.email, u.full_name
+      FROM items i
+     CROSS JOIN LATERAL unnest(i.user_ids) AS r(user_id)
+      JOIN public.users u ON u.tenant_id = i.tenant_id AND u.id = r.user_id
+     WHERE nullif(btrim(u.email), '') IS NOT NULL
+       -- is_active: a column the seeds' users have and the contract does not require
+       AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
+  ),
+  digests AS (
+    SELECT ui.tenant_id, ui.user_id, ui.email, ui.full_name, ui.timezone, ui.local_date,
+           jsonb_agg(jsonb_build_object(
+                       'kind', ui.kind, 'title', ui.title,
+                       'due_at', to_char(ui.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                       'high', ui.high, 'priority', ui.priority,
+                       'entity_type', ui.entity_type, 'entity_id', ui.entity_id)
+                     ORDER BY ui.high DESC, ui.due_at, ui.title) AS items,
+           count(*) FILTER (WHERE ui.high) AS high_count
+      FROM user_items ui
+     GROUP BY ui.tenant_id, ui.user_id, ui.email, ui.full_name, ui.timezone, ui.local_date
+  ),
+  queued AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT d.tenant_id, 'email', btrim(d.email), 'deadline_digest',
+           jsonb_build_object('timezone', d.timezone,
+                              'as_of', to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                              'local_date', d.local_date, 'user_id', d.user_id,
+                              'recipient_name', d.full_name, 'high_count', d.high_count,
+                              'items', d.items),
+           format('deadline_digest:%s:%s', d.user_id, d.local_date),
+           'business'
+      FROM digests d
+    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
+    RETURNING 1
+  )
+  SELECT count(*),
+         (SELECT count(*) FROM queued),
+         array_agg(i.tenant_id), array_agg(i.entity_type), array_agg(i.entity_id),
+         array_agg(format('deadline_approaching:%s:%s:%s', i.entity_type, i.entity_id, i.local_date)),
+         array_agg(jsonb_build_object('entity_type', i.entity_type, 'entity_id', i.entity_id,
+                                      'case_id', i.case_id,
+                                      'hours_until_due', round(extract(epoch FROM i.due_at - p_as_of) / 3600, 2)))
+    INTO v_items, v_digests, v_tenant, v_etype, v_entity, v_key, v_data
+    FROM items i;
+
+  IF v_items > 0 THEN
+    v_rules := bgjobs_app.fire_automation_events(
+      p_as_of, v_tenant, array_fill('deadline_approaching'::text, ARRAY[v_items]), v_etype, v_entity, v_key, v_data);
+  END IF;
+
+  RETURN jsonb_build_object(
+    'itemsFound', v_items,
+    'usersNotified', v_digests,
+    'rulesTriggered', v_rules,
+    'recordsUpdated', v_digests);
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_hearings integer;
+  v_email    integer;
+  v_whatsapp integer;
+BEGIN
+  WITH scope AS (
+    -- whatsapp_enabled (tenants) and is_active, phone (users): columns the seeds have and
+    -- the contract does not require (without them: no WhatsApp, every user active)
+    SELECT t.id AS tenant_id, t.timezone, coalesce((to_jsonb(t) ->> 'whatsapp_enabled')::boolean, false) AS whatsapp_enabled,
+           (p_as_of AT TIME ZONE t.timezone)::date AS local_date
+      FROM public.tenants t
+     WHERE p_tenants IS NULL OR t.id = ANY (p_tenants)
+  ),
+  due AS (
+    SELECT s.tenant_id, s.timezone, s.whatsapp_enabled, s.local_date,
+           h.id AS hearing_id, h.hearing_date, c.id AS case_id, c.case_number, c.title AS case_title,
+           c.owner_id, c.assigned_to,
+           coalesce(co.name, 'court to be confirmed') AS court_name, co.city AS court_city
+      FROM scope s
+      JOIN public.hearings h
+        ON h.tenant_id = s.tenant_id AND h.status = 'Scheduled'
+       AND h.hearing_date >= (s.local_date::timestamp AT TIME ZONE s.timezone)
+       AND h.hearing_date < ((s.local_date + 2)::timestamp AT TIME ZONE s.timezone)
+      JOIN public.cases c ON c.tenant_id = h.tenant_id AND c.id = h.case_id
+      LEFT JOIN public.courts co ON co.id = h.court_id
+  ),
+  recipients AS (
+    SELECT DISTINCT ON (d.hearing_id, u.id)
+           d.*, r.role, u.id AS user_id, u.email, to_jsonb(u) ->> 'phone' AS phone, u.full_name
+      FROM due d
+     CROSS JOIN LATERAL (VALUES ('owner', d.owner_id), ('advocate', d.assigned_to)) AS r(role, user_id)
+      JOIN public.users u ON u.tenant_id = d.tenant_id AND u.id = r.user_id
+                         AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
+     ORDER BY d.hearing_id, u.id, r.role DESC
+  ),
+  messages AS (
+    SELECT r.*, m.channel, m.recipient
+      FROM recipients r
+     CROSS JOIN LATERAL (VALUES ('email', nullif(btrim(r.email), '')),
+                                ('whatsapp', CASE WHEN r.whatsapp_enabled THEN nullif(btrim(r.phone), '') END))
+           AS m(channel, recipient)
+     WHERE m.recipient IS NOT NULL
+  ),
+  queued AS (
+    INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
+    SELECT m.tenant_id, m.channel, m.recipient, 'hearing_reminder',
+           jsonb_build_object(
+             'case_number', m.case_number, 'case_title', m.case_title,
+             'court_name', m.court_name, 'court_city', m.court_city,
+             'hearing_at', to_char(m.hearing_date AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+             'tenant_timezone', m.timezone, 'recipient_name', m.full_name, 'recipient_role', m.role,
+             'hearing_id', m.hearing_id, 'case_id', m.case_id, 'user_id', m.user_id,
+             'reminder_date', m.local_date,
+             'day', CASE WHEN (m.hearing_date AT TIME ZONE m.timezone)::date = m.local_date
+                         THEN 'today' ELSE 'tomorrow' END),
+           format('hearing_reminder:%s:%s:%s:%s', m.hearing_id, m.channel, lower(m.recipient), m.local_date),
+           'business'
+      FROM messages m
+    ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
+    RETURNING channel
+  )
+  SELECT (SELECT count(*) FROM due),
+         count(*) FILTER (WHERE q.channel = 'email'),
+         count(*) FILTER (WHERE q.channel = 'whatsapp')
+    INTO v_hearings, v_email, v_whatsapp
+    FROM queued q;
+
+  RETURN jsonb_build_object(
+    'hearingsFound', v_hearings,
+    'emailsQueued', v_email,
+    'whatsappQueued', v_whatsapp,
+    'recordsUpdated', v_email + v_whatsapp);
+END;
+$$;
+
+CREATE FUNCTION bgjobs_app.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_updated integer;
+  v_tenants integer;
+BEGIN
+  SELECT count(*) INTO v_tenants
+    FROM public.tenants t
+   WHERE p_tenants IS NULL OR t.id = ANY (p_tenants);
+
+  -- An application's own installments may lack tenant_id (the contract's minimum is the
+  -- payment plan) and updated_at: the statement follows the columns the table has.
+  EXECUTE format(
+    'UPDATE public.installments i SET status = %L%s FROM %s '
+    'WHERE %s AND ($1 IS NULL OR t.id = ANY ($1)) AND i.status = %L '
+    'AND i.student_due_date < ($2 AT TIME ZONE t.timezone)::date',
+    'overdue',
+    CASE WHEN bgjobs_app.app_has_column('installments', 'updated_at') THEN ', updated_at = pg_catalog.now()' ELSE '' END,
+    CASE WHEN bgjobs_app.app_has_column('installments', 'tenant_id') THEN 'public.tenants t'
+         ELSE 'public.payment_plans p JOIN public.tenants t ON t.id = p.tenant_id' END,
+    CASE WHEN bgjobs_app.app_has_column('installments', 'tenant_id') THEN 'i.tenant_id = t.id'
+         ELSE 'p.id = i.payment_plan_id' END,
+    'pending')
+    USING p_tenants, p_as_of;
+  GET DIAGNOSTICS v_updated = ROW_COUNT;
+
+  RETURN jsonb_build_object(
+    'installmentsUpdated', v_updated,
+    'tenantsProcessed', v_tenants,
+    'recordsUpdated', v_updated);
+END;
+$_$;
+
+CREATE FUNCTION bgjobs_app.tenants_check_timezone() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone) THEN
+    RAISE EXCEPTION 'unknown time zone "%" for tenant "%"', NEW.timezone, NEW.name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'use an IANA zone name such as Asia/Kolkata or America/New_York';
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
 CREATE FUNCTION public.job_metrics(as_of timestamp with time zone DEFAULT now(), job_name text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -3830,17 +3832,6 @@ ALTER TABLE bgjobs.archive_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
-CREATE TABLE bgjobs.automation_events (
-    log_id uuid NOT NULL,
-    tenant_id uuid NOT NULL,
-    rule_id uuid,
-    event_key text,
-    entity_type text,
-    entity_id uuid,
-    event_data jsonb,
-    fired_at timestamp with time zone NOT NULL
-);
-
 CREATE TABLE bgjobs.cron_watch_optouts (
     id bigint NOT NULL,
     jobid bigint,
@@ -3990,13 +3981,6 @@ ALTER TABLE bgjobs.silences ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
-CREATE TABLE bgjobs.task_flags (
-    tenant_id uuid NOT NULL,
-    task_id uuid NOT NULL,
-    overdue_since timestamp with time zone,
-    sla_violated_at timestamp with time zone
-);
-
 CREATE TABLE bgjobs.tenant_job_runs (
     job_name text NOT NULL,
     tenant_id uuid NOT NULL,
@@ -4036,6 +4020,24 @@ CREATE TABLE bgjobs.watched_jobs (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     registered_by text DEFAULT SESSION_USER NOT NULL,
     CONSTRAINT watched_jobs_grace_ck CHECK ((grace >= '00:00:00'::interval))
+);
+
+CREATE TABLE bgjobs_app.automation_events (
+    log_id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    rule_id uuid,
+    event_key text,
+    entity_type text,
+    entity_id uuid,
+    event_data jsonb,
+    fired_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE bgjobs_app.task_flags (
+    tenant_id uuid NOT NULL,
+    task_id uuid NOT NULL,
+    overdue_since timestamp with time zone,
+    sla_violated_at timestamp with time zone
 );
 
 CREATE TABLE public.analytics_snapshots (
@@ -4448,9 +4450,6 @@ ALTER TABLE ONLY bgjobs.app_tables
 ALTER TABLE ONLY bgjobs.archive_runs
     ADD CONSTRAINT archive_runs_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY bgjobs.automation_events
-    ADD CONSTRAINT automation_events_pkey PRIMARY KEY (log_id);
-
 ALTER TABLE ONLY bgjobs.cron_watch_optouts
     ADD CONSTRAINT cron_watch_optouts_pkey PRIMARY KEY (id);
 
@@ -4487,9 +4486,6 @@ ALTER TABLE ONLY bgjobs.setting_spec
 ALTER TABLE ONLY bgjobs.silences
     ADD CONSTRAINT silences_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY bgjobs.task_flags
-    ADD CONSTRAINT task_flags_pkey PRIMARY KEY (tenant_id, task_id);
-
 ALTER TABLE ONLY bgjobs.tenant_job_runs
     ADD CONSTRAINT tenant_job_runs_pkey PRIMARY KEY (tenant_id, job_name, local_date);
 
@@ -4498,6 +4494,12 @@ ALTER TABLE ONLY bgjobs.watch_runs
 
 ALTER TABLE ONLY bgjobs.watched_jobs
     ADD CONSTRAINT watched_jobs_pkey PRIMARY KEY (job_name);
+
+ALTER TABLE ONLY bgjobs_app.automation_events
+    ADD CONSTRAINT automation_events_pkey PRIMARY KEY (log_id);
+
+ALTER TABLE ONLY bgjobs_app.task_flags
+    ADD CONSTRAINT task_flags_pkey PRIMARY KEY (tenant_id, task_id);
 
 ALTER TABLE ONLY public.analytics_snapshots
     ADD CONSTRAINT analytics_snapshots_pkey PRIMARY KEY (tenant_id, id);
@@ -4566,10 +4568,6 @@ CREATE INDEX alert_state_firing_idx ON bgjobs.alert_state USING btree (rule) WHE
 
 CREATE INDEX archive_runs_open_idx ON bgjobs.archive_runs USING btree (table_name) WHERE (finished_at IS NULL);
 
-CREATE INDEX automation_events_fired_idx ON bgjobs.automation_events USING btree (fired_at);
-
-CREATE UNIQUE INDEX automation_events_key_idx ON bgjobs.automation_events USING btree (tenant_id, rule_id, event_key);
-
 CREATE UNIQUE INDEX cron_watch_optouts_key ON bgjobs.cron_watch_optouts USING btree (COALESCE(jobid, ('-1'::integer)::bigint), COALESCE(jobname, ''::text), COALESCE(database, ''::text));
 
 CREATE INDEX silences_until_idx ON bgjobs.silences USING btree (until);
@@ -4577,6 +4575,10 @@ CREATE INDEX silences_until_idx ON bgjobs.silences USING btree (until);
 CREATE INDEX watch_runs_job_idx ON bgjobs.watch_runs USING btree (job_name, COALESCE(started_at, finished_at) DESC);
 
 CREATE INDEX watch_runs_open_idx ON bgjobs.watch_runs USING btree (job_name) WHERE (status = 'running'::text);
+
+CREATE INDEX automation_events_fired_idx ON bgjobs_app.automation_events USING btree (fired_at);
+
+CREATE UNIQUE INDEX automation_events_key_idx ON bgjobs_app.automation_events USING btree (tenant_id, rule_id, event_key);
 
 CREATE INDEX audit_log_action_time_idx ON public.audit_log USING btree (action_type, "timestamp" DESC);
 
@@ -4624,7 +4626,7 @@ CREATE INDEX users_id_idx ON public.users USING btree (id);
 
 CREATE TRIGGER app_settings_check BEFORE INSERT OR UPDATE OF key, value ON public.app_settings FOR EACH ROW EXECUTE FUNCTION bgjobs.app_settings_check();
 
-CREATE TRIGGER installments_set_tenant BEFORE INSERT ON public.installments FOR EACH ROW EXECUTE FUNCTION bgjobs.installments_set_tenant();
+CREATE TRIGGER installments_set_tenant BEFORE INSERT ON public.installments FOR EACH ROW EXECUTE FUNCTION bgjobs_app.installments_set_tenant();
 
 CREATE TRIGGER job_heartbeats_watch_checkin AFTER INSERT OR UPDATE OF last_run_at ON public.job_heartbeats FOR EACH ROW EXECUTE FUNCTION bgjobs.watch_checkin();
 
@@ -4636,7 +4638,7 @@ CREATE TRIGGER jobs_log_success_insert AFTER INSERT ON public.jobs_log FOR EACH 
 
 CREATE TRIGGER jobs_log_success_update AFTER UPDATE OF status ON public.jobs_log FOR EACH ROW WHEN (((new.status = 'success'::text) AND (old.status IS DISTINCT FROM 'success'::text))) EXECUTE FUNCTION bgjobs.jobs_log_on_success();
 
-CREATE TRIGGER tenants_check_timezone BEFORE INSERT OR UPDATE OF timezone ON public.tenants FOR EACH ROW EXECUTE FUNCTION bgjobs.tenants_check_timezone();
+CREATE TRIGGER tenants_check_timezone BEFORE INSERT OR UPDATE OF timezone ON public.tenants FOR EACH ROW EXECUTE FUNCTION bgjobs_app.tenants_check_timezone();
 
 ALTER TABLE ONLY public.automation_logs
     ADD CONSTRAINT automation_logs_tenant_id_rule_id_fkey FOREIGN KEY (tenant_id, rule_id) REFERENCES public.automation_rules(tenant_id, id) ON DELETE SET NULL (rule_id);
@@ -4682,14 +4684,15 @@ GRANT USAGE ON SCHEMA bgjobs TO bgjobs_viewer;
 GRANT USAGE ON SCHEMA bgjobs TO bgjobs_runner;
 GRANT USAGE ON SCHEMA bgjobs TO bgjobs_deliverer;
 
+GRANT USAGE ON SCHEMA bgjobs_app TO bgjobs_admin;
+GRANT USAGE ON SCHEMA bgjobs_app TO bgjobs_viewer;
+GRANT USAGE ON SCHEMA bgjobs_app TO bgjobs_runner;
+
 REVOKE ALL ON FUNCTION bgjobs.add_maintenance_window(job_name text, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.add_maintenance_window(job_name text, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) TO bgjobs_admin;
 
 REVOKE ALL ON FUNCTION bgjobs.add_recurring_maintenance_window(job_name text, recurrence text, duration interval, reason text, timezone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.add_recurring_maintenance_window(job_name text, recurrence text, duration interval, reason text, timezone text) TO bgjobs_admin;
-
-REVOKE ALL ON FUNCTION bgjobs.app_has_column(p_table text, p_column text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.app_has_column(p_table text, p_column text) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.app_settings_check() FROM PUBLIC;
 
@@ -4777,9 +4780,6 @@ GRANT ALL ON FUNCTION bgjobs.enqueue_alert(p_template text, p_payload jsonb, p_d
 REVOKE ALL ON FUNCTION bgjobs.execute_run(p_run_id uuid, p_job_name text, p_as_of timestamp with time zone, p_tenants uuid[], p_mark_tenants boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.execute_run(p_run_id uuid, p_job_name text, p_as_of timestamp with time zone, p_tenants uuid[], p_mark_tenants boolean) TO bgjobs_runner;
 
-REVOKE ALL ON FUNCTION bgjobs.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) TO bgjobs_runner;
-
 REVOKE ALL ON FUNCTION bgjobs.get_secret(p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.get_secret(p_name text) TO bgjobs_deliverer;
 
@@ -4787,22 +4787,8 @@ REVOKE ALL ON FUNCTION bgjobs.get_setting(p_key text, p_default text) FROM PUBLI
 GRANT ALL ON FUNCTION bgjobs.get_setting(p_key text, p_default text) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.get_setting(p_key text, p_default text) TO bgjobs_admin;
 
-REVOKE ALL ON FUNCTION bgjobs.installments_set_tenant() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
-
-REVOKE ALL ON FUNCTION bgjobs.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
-
 REVOKE ALL ON FUNCTION bgjobs.job_check_job_health(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.job_check_job_health(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
-
-REVOKE ALL ON FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
-
-REVOKE ALL ON FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.job_cron_healthcheck(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.job_cron_healthcheck(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
@@ -4818,16 +4804,10 @@ GRANT ALL ON FUNCTION bgjobs.job_paused(p_paused_from timestamp with time zone, 
 REVOKE ALL ON FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
-REVOKE ALL ON FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
-
 REVOKE ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.job_stats(p_as_of timestamp with time zone) TO bgjobs_viewer;
-
-REVOKE ALL ON FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.jobs_log_on_failure() FROM PUBLIC;
 
@@ -4896,8 +4876,6 @@ GRANT ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, 
 GRANT ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.slots_floor(p_slots_from timestamp with time zone, p_paused_from timestamp with time zone, p_paused_until timestamp with time zone, p_at timestamp with time zone) TO bgjobs_viewer;
 
-REVOKE ALL ON FUNCTION bgjobs.tenants_check_timezone() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION bgjobs.unregister_job(job_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.unregister_job(job_name text) TO bgjobs_admin;
 
@@ -4944,6 +4922,34 @@ GRANT ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) TO
 REVOKE ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) TO bgjobs_admin;
 
+REVOKE ALL ON FUNCTION bgjobs_app.app_has_column(p_table text, p_column text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.app_has_column(p_table text, p_column text) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.installments_set_tenant() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION bgjobs_app.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.job_analytics_snapshot(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.job_automation_health_check(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.job_check_sla_and_overdue(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.job_check_upcoming_deadlines(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.job_send_hearing_reminders(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.tenants_check_timezone() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.job_metrics(as_of timestamp with time zone, job_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.job_metrics(as_of timestamp with time zone, job_name text) TO bgjobs_admin;
 GRANT ALL ON FUNCTION public.job_metrics(as_of timestamp with time zone, job_name text) TO bgjobs_viewer;
@@ -4977,10 +4983,6 @@ GRANT SELECT ON TABLE bgjobs.app_tables TO bgjobs_runner;
 
 GRANT SELECT ON TABLE bgjobs.archive_runs TO bgjobs_admin;
 GRANT SELECT ON TABLE bgjobs.archive_runs TO bgjobs_viewer;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.automation_events TO bgjobs_runner;
-GRANT SELECT ON TABLE bgjobs.automation_events TO bgjobs_admin;
-GRANT SELECT ON TABLE bgjobs.automation_events TO bgjobs_viewer;
 
 GRANT SELECT ON TABLE bgjobs.cron_watch_optouts TO bgjobs_runner;
 GRANT SELECT ON TABLE bgjobs.cron_watch_optouts TO bgjobs_admin;
@@ -5030,10 +5032,6 @@ GRANT SELECT ON TABLE bgjobs.setting_spec TO bgjobs_viewer;
 GRANT SELECT ON TABLE bgjobs.silences TO bgjobs_admin;
 GRANT SELECT,DELETE ON TABLE bgjobs.silences TO bgjobs_runner;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.task_flags TO bgjobs_runner;
-GRANT SELECT ON TABLE bgjobs.task_flags TO bgjobs_admin;
-GRANT SELECT ON TABLE bgjobs.task_flags TO bgjobs_viewer;
-
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.tenant_job_runs TO bgjobs_runner;
 
 GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_runner;
@@ -5041,6 +5039,14 @@ GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_admin;
 
 GRANT SELECT ON TABLE bgjobs.watched_jobs TO bgjobs_runner;
 GRANT SELECT ON TABLE bgjobs.watched_jobs TO bgjobs_admin;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs_app.automation_events TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs_app.automation_events TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs_app.automation_events TO bgjobs_viewer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs_app.task_flags TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs_app.task_flags TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs_app.task_flags TO bgjobs_viewer;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.analytics_snapshots TO bgjobs_runner;
 

@@ -195,7 +195,7 @@ def test_install_run_every_job_uninstall_keeps_the_application(app_db):
         sla = results["check-sla-and-overdue"]
         assert sla == {"overdueTasks": 3, "slaViolations": 1, "rulesTriggered": 2, "recordsUpdated": 3}
         assert again == {"overdueTasks": 0, "slaViolations": 0, "rulesTriggered": 0, "recordsUpdated": 0}
-        flagged = dict(c.execute("SELECT task_id, sla_violated_at IS NOT NULL FROM bgjobs.task_flags").fetchall())
+        flagged = dict(c.execute("SELECT task_id, sla_violated_at IS NOT NULL FROM bgjobs_app.task_flags").fetchall())
         assert flagged == {ids["t1"]: False, ids["t2"]: True, ids["t5"]: False}
         assert results["update-installment-statuses"]["installmentsUpdated"] == 2
         assert dict(c.execute("SELECT id, status FROM installments").fetchall()) == {
@@ -207,7 +207,7 @@ def test_install_run_every_job_uninstall_keeps_the_application(app_db):
         assert results["send-hearing-reminders"]["emailsQueued"] == 2
         assert results["check-upcoming-deadlines"]["itemsFound"] == 2
         logs = c.execute("SELECT l.rule_id, e.entity_id, l.status FROM automation_logs l "
-                         "JOIN bgjobs.automation_events e ON e.log_id = l.id").fetchall()
+                         "JOIN bgjobs_app.automation_events e ON e.log_id = l.id").fetchall()
         assert sorted(logs) == sorted([(ids["rule"], ids["t1"], "success"), (ids["rule"], ids["t2"], "success")])
         after_jobs = data(c)
 

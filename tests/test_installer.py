@@ -145,9 +145,9 @@ def test_uninstall_needs_yes_and_removes_only_its_own(empty_db, pg_server):
     with psycopg.connect(dsn, autocommit=True) as c:
         assert c.execute("SELECT public.customer_fn()").fetchone()[0] == 1
         assert c.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                         "WHERE n.nspname = 'bgjobs' OR p.proname IN ('run_job', 'set_secret', 'update_job_heartbeat')"
+                         "WHERE n.nspname IN ('bgjobs', 'bgjobs_app') OR p.proname IN ('run_job', 'set_secret', 'update_job_heartbeat')"
                          ).fetchone()[0] == 0
-        assert c.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'bgjobs'").fetchone()[0] == 0
+        assert c.execute("SELECT count(*) FROM pg_namespace WHERE nspname IN ('bgjobs', 'bgjobs_app')").fetchone()[0] == 0
     # and it installs again from scratch
     bgjobs("install", "--dsn", dsn, check=True)
     assert len(cron_jobs(pg_server, name)) == len(JOBS)

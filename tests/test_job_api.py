@@ -340,11 +340,11 @@ def test_reinstall_keeps_api_jobs_pauses_and_overrides(new_db, pg_server, cron_c
         assert f"unchanged {JOB}" in out and "ticks '*/15 * * * *'" in out
         c.execute("SELECT bgjobs.pause_job(%s, reason => 'migration')", (JOB,))
         # an override of a shipped job through the API
-        c.execute("SELECT bgjobs.register_job('check-sla-and-overdue', 'bgjobs.job_check_sla_and_overdue', "
+        c.execute("SELECT bgjobs.register_job('check-sla-and-overdue', 'bgjobs_app.job_check_sla_and_overdue', "
                   "'*/5 * * * *', timeout => '10 minutes', expected_duration => '5 seconds', "
                   "description => 'Flags overdue tasks and SLA violations, runs automation rules')")
         before = c.execute("SELECT * FROM bgjobs.job_registry ORDER BY job_name").fetchall()
-    bgjobs("jobs", "add", "check-sla-and-overdue", "--body", "bgjobs.job_check_sla_and_overdue",
+    bgjobs("jobs", "add", "check-sla-and-overdue", "--body", "bgjobs_app.job_check_sla_and_overdue",
            "--schedule", "*/5 * * * *", "--timeout", "10 minutes", "--expected-duration", "5 seconds",
            "--description", "Flags overdue tasks and SLA violations, runs automation rules", "--dsn", dsn, check=True)
     jobs = cron_rows(cron_conn, name)

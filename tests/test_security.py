@@ -10,7 +10,7 @@ import pytest
 OURS = """
     SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig, p.proacl
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname = 'bgjobs'
+     WHERE n.nspname IN ('bgjobs', 'bgjobs_app')
         OR (n.nspname = 'public' AND p.proname IN ('run_job', 'set_secret', 'update_job_heartbeat'))
 """
 

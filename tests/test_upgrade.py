@@ -73,7 +73,7 @@ def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(t
             "alerts": c.execute("SELECT count(*) FROM bgjobs.alert_state WHERE state = 'firing'").fetchone()[0],
             "silences": c.execute("SELECT count(*) FROM bgjobs.silences").fetchone()[0],
             "secrets": c.execute("SELECT name FROM bgjobs.secrets").fetchall(),
-            # overdue/SLA flags: in tasks' own columns before 0010, in bgjobs.task_flags after it
+            # overdue/SLA flags: in tasks' own columns before 0010, in bgjobs_app.task_flags after it
             "flags": c.execute("SELECT count(*) FROM tasks WHERE (is_overdue OR sla_violated) "
                                "AND status IN ('Open', 'In Progress')").fetchone()[0],
             "snapshots": c.execute("SELECT count(*) FROM analytics_snapshots").fetchone()[0],
@@ -100,7 +100,7 @@ def test_upgrade_from_the_first_release_equals_a_fresh_install_and_keeps_state(t
             "alerts": c.execute("SELECT count(*) FROM bgjobs.alert_state WHERE state = 'firing'").fetchone()[0],
             "silences": c.execute("SELECT count(*) FROM bgjobs.silences").fetchone()[0],
             "secrets": c.execute("SELECT name FROM bgjobs.secrets").fetchall(),
-            "flags": c.execute("SELECT count(*) FROM bgjobs.task_flags").fetchone()[0],
+            "flags": c.execute("SELECT count(*) FROM bgjobs_app.task_flags").fetchone()[0],
             "snapshots": c.execute("SELECT count(*) FROM analytics_snapshots").fetchone()[0],
             "heartbeats": c.execute("SELECT count(*) FROM job_heartbeats").fetchone()[0],
         }

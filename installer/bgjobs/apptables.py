@@ -66,7 +66,7 @@ RUNNER_GRANTS = {
 # what the jobs write into them (the business effect), as dry-run shows it
 WRITES = {
     "tasks": "automation rules with an escalate action raise priority (check-sla-and-overdue, "
-             "check-upcoming-deadlines); overdue/SLA flags go to bgjobs.task_flags, not to tasks",
+             "check-upcoming-deadlines); overdue/SLA flags go to bgjobs_app.task_flags, not to tasks",
     "installments": "status 'pending' -> 'overdue' (update-installment-statuses)",
     "automation_logs": "one row per automation rule execution; rows older than retention_days_automation_logs "
                        "are deleted (purge-old-logs)",

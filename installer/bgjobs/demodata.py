@@ -178,7 +178,7 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
               ) x""")
         if preflag:
             ex("""
-                INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+                INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
                 SELECT t.tenant_id, t.id, t.due_date + interval '15 minutes',
                        CASE WHEN t.due_date + s.hours * interval '1 hour'
                                  < %(as_of)s::timestamptz - interval '15 minutes'

@@ -20,8 +20,8 @@ What stays a plain table on the coordinator (RUNTIME_LOCAL), and why:
     does not support across shards; delivery is coordinator work anyway;
   * ``jobs_log``, ``job_heartbeats``, ``app_settings`` and every ``bgjobs.*`` table: the job
     runtime (runs, locks, registry, alerts, secrets, settings), most without a tenant,
-    written by the coordinator's own runs; ``bgjobs.task_flags`` and
-    ``bgjobs.automation_events`` grow with the tenants' data and are joined with the
+    written by the coordinator's own runs; ``bgjobs_app.task_flags`` and
+    ``bgjobs_app.automation_events`` grow with the tenants' data and are joined with the
     distributed tables through the coordinator;
   * ``audit_log``: one row per run (no tenant) besides the SLA violations; the coordinator
     writes it.

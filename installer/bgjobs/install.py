@@ -28,8 +28,9 @@ from .settings import DEFAULTS, Settings
 ROLES = ("bgjobs_admin", "bgjobs_viewer", "bgjobs_runner", "bgjobs_deliverer")
 RUNNER = "bgjobs_runner"          # pg_cron runs bgjobs' jobs as this role (LOGIN, no password)
 PINNED_PATH = "pg_catalog, pg_temp"
-# The runtime (functions, api, monitoring, views, plpython) and, in sql/app, the seeds'
-# application: its six jobs, the automation-rule runner and its tables' triggers.
+# The runtime (functions, api, monitoring, views, plpython; database schema bgjobs) and, in
+# sql/app, the seeds' application: its six jobs, the automation-rule runner and its tables'
+# triggers (database schema bgjobs_app).
 SQL_ORDER = ("functions", "api", "app", "monitoring", "views", "plpython")
 Report = Callable[[str], None]
 
@@ -515,7 +516,7 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         # Some functions are owned by bgjobs_runner or bgjobs_deliverer (see their files);
         # a new owner needs CREATE on the schema, granted for this transaction only.
         for role in (RUNNER, "bgjobs_deliverer"):
-            conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs TO {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public, bgjobs, bgjobs_app TO {}").format(sql.Identifier(role)))
         _write_setting_spec(conn)
         if plan.app is not None:
             apptables.record(conn, plan.app, created_now)   # before the files: triggers ask it
@@ -555,7 +556,7 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
         conn.execute("SET LOCAL bgjobs.defer_schedule = on")
         job_api.apply(conn, plan.jobs)
         for role in (RUNNER, "bgjobs_deliverer"):
-            conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs FROM {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public, bgjobs, bgjobs_app FROM {}").format(sql.Identifier(role)))
 
 
 # What releases up to 0.1 created in public (they kept no record of their routines).
@@ -568,7 +569,7 @@ def _reset_routine_grants(conn) -> None:
     exactly what this release says (an upgrade must not leave an older release's grant
     behind, such as bgjobs_admin's EXECUTE on get_secret).  Same transaction: no window."""
     roles = sql.SQL(", ").join(sql.Identifier(r) for r in ROLES)
-    conn.execute(sql.SQL("REVOKE ALL ON ALL ROUTINES IN SCHEMA bgjobs FROM {}").format(roles))
+    conn.execute(sql.SQL("REVOKE ALL ON ALL ROUTINES IN SCHEMA bgjobs, bgjobs_app FROM {}").format(roles))
     ours = [r for (r,) in conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
         "AND (p.oid::regprocedure::text IN (SELECT identity FROM bgjobs.installed_routines) "
@@ -580,7 +581,7 @@ def _reset_routine_grants(conn) -> None:
 def _routine_rows(conn) -> set[tuple[int, str]]:
     return {(oid, ctid) for oid, ctid in conn.execute(
         "SELECT p.oid, p.ctid::text FROM pg_proc p "
-        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()}
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, to_regnamespace('bgjobs_app')::oid, 'public'::regnamespace)").fetchall()}
 
 
 def _drop_stale_routines(conn, untouched: set[tuple[int, str]], report: Report,
@@ -595,12 +596,13 @@ def _drop_stale_routines(conn, untouched: set[tuple[int, str]], report: Report,
     written = {r for (oid, ctid, r, schema, name) in conn.execute(
         "SELECT p.oid, p.ctid::text, p.oid::regprocedure::text, n.nspname, p.proname FROM pg_proc p "
         "JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, 'public'::regnamespace)").fetchall()
+        "WHERE p.pronamespace IN ('bgjobs'::regnamespace, to_regnamespace('bgjobs_app')::oid, 'public'::regnamespace)").fetchall()
         if (oid, ctid) not in untouched or (schema, name) in keep}
     before = {r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()}
     if not before:                                   # first install of this release line
         before = {r for (r,) in conn.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'bgjobs'::regnamespace "
+            "SELECT p.oid::regprocedure::text FROM pg_proc p "
+            "WHERE p.pronamespace IN ('bgjobs'::regnamespace, to_regnamespace('bgjobs_app')::oid) "
             "OR (p.pronamespace = 'public'::regnamespace AND p.proname = ANY(%s))",
             (list(LEGACY_PUBLIC_ROUTINES),)).fetchall()}
     for identity in sorted(before - written):
@@ -770,7 +772,7 @@ def uninstall(dsn: str, keep_data: bool = False, report: Report = print) -> None
 def _drop_objects(conn) -> None:
     """Uninstall's routines and views: the views of sql/views (one object per file, file
     name = object name) and the routines the catalog records as bgjobs' (every routine in
-    schema bgjobs, and those bgjobs.installed_routines lists).  CASCADE takes the
+    schemas bgjobs and bgjobs_app, and those bgjobs.installed_routines lists).  CASCADE takes the
     triggers bgjobs put on tables with their functions."""
     for path in _sql_files(True):
         if path.parent.name == "views":
@@ -780,7 +782,8 @@ def _drop_objects(conn) -> None:
     if conn.execute("SELECT to_regclass('bgjobs.installed_routines')").fetchone()[0] is not None:
         recorded = [r for (r,) in conn.execute("SELECT identity FROM bgjobs.installed_routines").fetchall()]
     for (sig,) in conn.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'bgjobs'::regnamespace "
+            "SELECT p.oid::regprocedure::text FROM pg_proc p "
+            "WHERE p.pronamespace IN ('bgjobs'::regnamespace, to_regnamespace('bgjobs_app')::oid) "
             "OR p.oid::regprocedure::text = ANY(%s) "
             "OR (p.pronamespace = 'public'::regnamespace AND p.proname = ANY(%s))",
             (recorded, list(LEGACY_PUBLIC_ROUTINES))).fetchall():

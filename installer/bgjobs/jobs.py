@@ -45,7 +45,7 @@ def shipped_args(job: Job) -> dict:
         schedule, tz = f"{job.local_time.minute} {job.local_time.hour} * * *", "tenant"
     else:
         schedule, tz = job.tick, job.extra.get("timezone", "UTC")
-    return {"body": f"bgjobs.{job.function}", "schedule": schedule, "timezone": tz, "timeout": job.timeout,
+    return {"body": job.function, "schedule": schedule, "timezone": tz, "timeout": job.timeout,
             "expected_duration": job.expected_duration, "grace": job.grace, "description": job.description}
 
 

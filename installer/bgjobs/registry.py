@@ -13,7 +13,7 @@ from datetime import time, timedelta
 @dataclass(frozen=True)
 class Job:
     name: str
-    function: str
+    function: str                        # schema.function: the job's body
     schedule: str | None = None          # pg_cron expression (UTC); tenant-local: derived
     cron_name: str | None = None         # pg_cron job name when it differs from name
     local_time: time | None = None       # tenant-local jobs: local time of day
@@ -49,39 +49,40 @@ def _s(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-# The seeds' application: its six business jobs (bodies in sql/app/).
+# The seeds' application: its six business jobs (bodies in sql/app/, schema bgjobs_app).
 APP_JOBS: tuple[Job, ...] = (
-    Job("check-sla-and-overdue", "job_check_sla_and_overdue", schedule="*/15 * * * *",
+    Job("check-sla-and-overdue", "bgjobs_app.job_check_sla_and_overdue", schedule="*/15 * * * *",
         description="Flags overdue tasks and SLA violations, runs automation rules",
         expected_duration=_s(5), timeout=timedelta(minutes=10)),
-    Job("send-hearing-reminders", "job_send_hearing_reminders", local_time=time(8, 0),
+    Job("send-hearing-reminders", "bgjobs_app.job_send_hearing_reminders", local_time=time(8, 0),
         description="Reminds case owners and advocates of today's and tomorrow's hearings",
         expected_duration=_s(15)),
-    Job("check-upcoming-deadlines", "job_check_upcoming_deadlines", local_time=time(9, 0),
+    Job("check-upcoming-deadlines", "bgjobs_app.job_check_upcoming_deadlines", local_time=time(9, 0),
         description="One digest per user of tasks and hearings due in the next 24 hours",
         expected_duration=_s(8)),
-    Job("automation-health-check", "job_automation_health_check", schedule="0 7 * * *",
+    Job("automation-health-check", "bgjobs_app.job_automation_health_check", schedule="0 7 * * *",
         description="Automation rules' success rates, degraded and inactive rules",
         expected_duration=_s(5)),
-    Job("analytics-snapshot", "job_analytics_snapshot", local_time=time(23, 59),
+    Job("analytics-snapshot", "bgjobs_app.job_analytics_snapshot", local_time=time(23, 59),
         description="Daily metrics snapshot per tenant with anomaly detection",
         expected_duration=_s(30)),
-    Job("update-installment-statuses", "job_update_installment_statuses", local_time=time(2, 0),
+    Job("update-installment-statuses", "bgjobs_app.job_update_installment_statuses", local_time=time(2, 0),
         cron_name="update-installment-statuses-daily",
         description="Pending installments past their due date become overdue",
         expected_duration=_s(30)),
 )
 
-# The runtime's own jobs: monitoring, delivery, retention (bodies in sql/monitoring/ and sql/plpython/).
+# The runtime's own jobs: monitoring, delivery, retention (bodies in sql/monitoring/ and sql/plpython/,
+# schema bgjobs).
 RUNTIME_JOBS: tuple[Job, ...] = (
-    Job("cron-healthcheck", "job_cron_healthcheck", schedule="0 */6 * * *", cron_name="cron-healthcheck-job",
+    Job("cron-healthcheck", "bgjobs.job_cron_healthcheck", schedule="0 */6 * * *", cron_name="cron-healthcheck-job",
         description="Stale heartbeats (24h), with the runbook's 6h anti-spam", expected_duration=_s(5)),
-    Job("check-job-health", "job_check_job_health", schedule="0 * * * *",
+    Job("check-job-health", "bgjobs.job_check_job_health", schedule="0 * * * *",
         description="Missed runs, failures, slow runs, system health; alert state", expected_duration=_s(5)),
-    Job("deliver-notifications", "job_deliver_notifications", schedule="* * * * *",
+    Job("deliver-notifications", "bgjobs.job_deliver_notifications", schedule="* * * * *",
         description="Delivers the notification outbox (Slack, webhook, WhatsApp, email)",
         timeout=timedelta(minutes=5), needs_plpython=True),
-    Job("purge-old-logs", "job_purge_old_logs", schedule="30 3 * * *",
+    Job("purge-old-logs", "bgjobs.job_purge_old_logs", schedule="30 3 * * *",
         description="Retention: jobs_log, audit_log, automation_logs, notifications, cron.job_run_details"),
 )
 

@@ -4,7 +4,7 @@
 --   jobs_log (finished runs)           retention_days_jobs_log (90)     by started_at
 --   audit_log                          retention_days_audit_log (90)    by timestamp
 --   automation_logs                    retention_days_automation_logs (180) by executed_at
---   bgjobs.automation_events           the same retention, by fired_at
+--   bgjobs_app.automation_events       the same retention, by fired_at
 --   notifications (sent, dead, cancelled) retention_days_notifications (90) by created_at
 --   cron.job_run_details               retention_days_cron_run_details (30) by start_time,
 --                                      when pg_cron's schema is in this database: only
@@ -53,7 +53,7 @@ BEGIN
   IF v_days_auto > 0 THEN
     DELETE FROM public.automation_logs l WHERE l.executed_at < p_as_of - make_interval(days => v_days_auto);
     GET DIAGNOSTICS v_auto = ROW_COUNT;
-    DELETE FROM bgjobs.automation_events e WHERE e.fired_at < p_as_of - make_interval(days => v_days_auto);
+    DELETE FROM bgjobs_app.automation_events e WHERE e.fired_at < p_as_of - make_interval(days => v_days_auto);
   END IF;
   IF v_days_notif > 0 THEN
     DELETE FROM public.notifications n

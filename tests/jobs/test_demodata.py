@@ -49,7 +49,7 @@ def test_benchmark_shape_recent_overdue_and_preflag(conn, sql, run):
     demodata.load(conn, tenants=10, tasks_per_tenant=200, seed=5, as_of=AS_OF, recent_overdue_pct=4, preflag=True,
                   rules=False)
     recent = sql("SELECT count(*) FROM tasks t WHERE status IN ('Open', 'In Progress') AND due_date < %s "
-                 "AND NOT EXISTS (SELECT FROM bgjobs.task_flags f WHERE f.tenant_id = t.tenant_id AND f.task_id = t.id)",
+                 "AND NOT EXISTS (SELECT FROM bgjobs_app.task_flags f WHERE f.tenant_id = t.tenant_id AND f.task_id = t.id)",
                  AS_OF)[0][0]
     assert 40 <= recent <= 130          # about 4 % of 2,000
     res = run("check-sla-and-overdue", AS_OF)["results"]

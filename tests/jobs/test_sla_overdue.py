@@ -9,10 +9,10 @@ H = timedelta(hours=1)
 
 
 def flags(sql, task):
-    """(overdue, SLA violated) as the job flagged them in bgjobs.task_flags (the task row
+    """(overdue, SLA violated) as the job flagged them in bgjobs_app.task_flags (the task row
     itself is never written)."""
     return sql("SELECT f.overdue_since IS NOT NULL, f.sla_violated_at IS NOT NULL FROM tasks t "
-               "LEFT JOIN bgjobs.task_flags f ON f.tenant_id = t.tenant_id AND f.task_id = t.id "
+               "LEFT JOIN bgjobs_app.task_flags f ON f.tenant_id = t.tenant_id AND f.task_id = t.id "
                "WHERE t.id = %s", task)[0]
 
 
@@ -40,7 +40,7 @@ def test_overdue_and_sla_rules_and_edges(sql, mk, run):
     assert flags(sql, low) == (True, False)
     for task in (completed, cancelled, no_due, future):
         assert flags(sql, task) == (False, False)
-    assert sql("SELECT overdue_since, sla_violated_at FROM bgjobs.task_flags WHERE task_id = %s", crit_past) == [(T, T)]
+    assert sql("SELECT overdue_since, sla_violated_at FROM bgjobs_app.task_flags WHERE task_id = %s", crit_past) == [(T, T)]
     # violations are audited, one row per task
     audited = sql("SELECT entity_id, details->>'priority', (details->>'sla_hours')::numeric FROM audit_log "
                   "WHERE action_type = 'sla_violation' ORDER BY 2")
@@ -99,13 +99,13 @@ def test_automation_rules_run_once_per_rule_and_event(sql, mk, run):
     # a: 2 rules; b: 2 rules for task_overdue + 1 for sla_violation
     assert resp == {"overdueTasks": 2, "slaViolations": 1, "rulesTriggered": 5, "recordsUpdated": 2}
     logs = sql("SELECT l.rule_id, e.entity_id, l.trigger_event, l.status, l.error_message, l.executed_at "
-               "FROM automation_logs l JOIN bgjobs.automation_events e ON e.log_id = l.id ORDER BY 1, 2")
+               "FROM automation_logs l JOIN bgjobs_app.automation_events e ON e.log_id = l.id ORDER BY 1, 2")
     assert sorted((r, e, s) for r, e, _, s, _, _ in logs) == sorted([
         (r_notify, a, "success"), (r_notify, b, "success"), (r_escalate, a, "success"),
         (r_escalate, b, "success"), (r_bad, b, "failed")])
     bad = [row for row in logs if row[0] == r_bad][0]
     assert bad[4] == 'unsupported action type "phone_call"' and bad[5] == T
-    data = sql("SELECT event_data FROM bgjobs.automation_events WHERE rule_id = %s AND entity_id = %s",
+    data = sql("SELECT event_data FROM bgjobs_app.automation_events WHERE rule_id = %s AND entity_id = %s",
                r_notify, a)[0][0]
     assert data == {"task_id": str(a), "case_id": str(case), "priority": "Low", "days_overdue": 0}
     # escalate raised each task one step
@@ -151,19 +151,19 @@ def test_sla_hours_come_from_settings(sql, mk, run):
 def test_tenant_filter_and_replay(sql, mk):
     t1, t2 = mk.tenant(tz="Asia/Kolkata"), mk.tenant(tz="America/New_York")
     a, b = mk.task(t1, T - H), mk.task(t2, T - H)
-    res = sql("SELECT bgjobs.job_check_sla_and_overdue(%s, %s)", T, [t1])[0][0]
+    res = sql("SELECT bgjobs_app.job_check_sla_and_overdue(%s, %s)", T, [t1])[0][0]
     assert res["overdueTasks"] == 1 and flags(sql, a) == (True, False) and flags(sql, b) == (False, False)
     # replay as of an earlier moment: nothing was due then
-    res = sql("SELECT bgjobs.job_check_sla_and_overdue(%s, NULL)", T - 2 * H)[0][0]
+    res = sql("SELECT bgjobs_app.job_check_sla_and_overdue(%s, NULL)", T - 2 * H)[0][0]
     assert res["overdueTasks"] == 0 and flags(sql, b) == (False, False)
-    res = sql("SELECT bgjobs.job_check_sla_and_overdue(%s, NULL)", T)[0][0]
+    res = sql("SELECT bgjobs_app.job_check_sla_and_overdue(%s, NULL)", T)[0][0]
     assert res["overdueTasks"] == 1 and flags(sql, b) == (True, False)
 
 
 def test_failure_rolls_back_the_tick(sql, mk, run):
     t = mk.tenant()
     task = mk.task(t, T - H)
-    sql("REVOKE INSERT ON bgjobs.task_flags FROM bgjobs_runner")       # the tick fails part-way
+    sql("REVOKE INSERT ON bgjobs_app.task_flags FROM bgjobs_runner")       # the tick fails part-way
     resp = run(JOB, T, ok=False)
     assert not resp["success"] and "permission denied for table task_flags" in resp["error"]
     assert flags(sql, task) == (False, False)

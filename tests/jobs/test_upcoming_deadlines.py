@@ -66,7 +66,7 @@ def test_deadline_approaching_event_per_item_and_idempotency(sql, mk, run):
     res = run(JOB, AS_OF)["results"]
     assert res == {"itemsFound": 2, "usersNotified": 1, "rulesTriggered": 2, "recordsUpdated": 1}
     logs = sql("SELECT e.entity_type, e.entity_id, e.event_data->>'hours_until_due', l.status FROM automation_logs l "
-               "JOIN bgjobs.automation_events e ON e.log_id = l.id WHERE l.rule_id = %s ORDER BY 1", rule)
+               "JOIN bgjobs_app.automation_events e ON e.log_id = l.id WHERE l.rule_id = %s ORDER BY 1", rule)
     assert logs == [("hearing", hearing, "6.00", "success"), ("task", task, "3.00", "success")]
     before = sql("SELECT count(*) FROM notifications"), sql("SELECT count(*) FROM automation_logs")
     assert run(JOB, AS_OF)["results"] == {"itemsFound": 2, "usersNotified": 0, "rulesTriggered": 0,

@@ -140,7 +140,7 @@ def test_far_future_as_of_is_refused_unless_allowed(conn, open_task):
     conn.execute("SET bgjobs.allow_future_as_of = on")
     resp = conn.execute("SELECT run_job('check-sla-and-overdue', '9999-12-31')").fetchone()[0]
     assert resp["success"] is True, resp
-    assert conn.execute("SELECT count(*) FROM bgjobs.task_flags WHERE overdue_since IS NOT NULL").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM bgjobs_app.task_flags WHERE overdue_since IS NOT NULL").fetchone()[0] == 1
 
 
 # ------------------------------------------------------------------ G: no password in errors

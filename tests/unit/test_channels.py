@@ -205,7 +205,7 @@ def test_automation_health():
 
 
 def test_automation_notification_from_fire_automation_events_payload():
-    # the payload bgjobs.fire_automation_events queues for a rule's notify action
+    # the payload bgjobs_app.fire_automation_events queues for a rule's notify action
     payload = {"rule_name": "Notify assignee of overdue task", "event": "task_overdue",
                "entity_type": "task", "entity_id": "015f8fa9-b2a3-4da6-840d-fa4054f4117d",
                "title": "Draft written submissions #24", "recipient_name": "Neha Joshi",

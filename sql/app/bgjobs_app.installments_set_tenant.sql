@@ -1,6 +1,6 @@
--- bgjobs.installments_set_tenant(): trigger on installments.  An installment inserted
+-- bgjobs_app.installments_set_tenant(): trigger on installments.  An installment inserted
 -- without tenant_id (as the seeds' Test 3 does) takes its payment plan's.
-CREATE OR REPLACE FUNCTION bgjobs.installments_set_tenant()
+CREATE OR REPLACE FUNCTION bgjobs_app.installments_set_tenant()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -15,7 +15,7 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-REVOKE ALL ON FUNCTION bgjobs.installments_set_tenant() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bgjobs_app.installments_set_tenant() FROM PUBLIC;
 
 -- Only on a table bgjobs created: an application's own installments gets no trigger
 -- (bgjobs install --dry-run says so).
@@ -24,7 +24,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM bgjobs.app_tables WHERE table_name = 'installments' AND origin = 'created') THEN
     CREATE OR REPLACE TRIGGER installments_set_tenant
       BEFORE INSERT ON public.installments
-      FOR EACH ROW EXECUTE FUNCTION bgjobs.installments_set_tenant();
+      FOR EACH ROW EXECUTE FUNCTION bgjobs_app.installments_set_tenant();
   END IF;
 END
 $$;

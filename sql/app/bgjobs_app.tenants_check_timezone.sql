@@ -1,6 +1,6 @@
--- bgjobs.tenants_check_timezone(): trigger on tenants.  An unknown time zone is refused
+-- bgjobs_app.tenants_check_timezone(): trigger on tenants.  An unknown time zone is refused
 -- with a message naming it (tenant-local jobs would otherwise fail at 02:00).
-CREATE OR REPLACE FUNCTION bgjobs.tenants_check_timezone()
+CREATE OR REPLACE FUNCTION bgjobs_app.tenants_check_timezone()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -13,7 +13,7 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-REVOKE ALL ON FUNCTION bgjobs.tenants_check_timezone() FROM PUBLIC;
+REVOKE ALL ON FUNCTION bgjobs_app.tenants_check_timezone() FROM PUBLIC;
 
 -- Only on a table bgjobs created: an application's own tenants gets no trigger
 -- (bgjobs install --dry-run says so).
@@ -22,7 +22,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM bgjobs.app_tables WHERE table_name = 'tenants' AND origin = 'created') THEN
     CREATE OR REPLACE TRIGGER tenants_check_timezone
       BEFORE INSERT OR UPDATE OF timezone ON public.tenants
-      FOR EACH ROW EXECUTE FUNCTION bgjobs.tenants_check_timezone();
+      FOR EACH ROW EXECUTE FUNCTION bgjobs_app.tenants_check_timezone();
   END IF;
 END
 $$;

@@ -1,4 +1,4 @@
--- bgjobs.job_check_upcoming_deadlines(as_of, tenants): body of check-upcoming-deadlines
+-- bgjobs_app.job_check_upcoming_deadlines(as_of, tenants): body of check-upcoming-deadlines
 -- (09:00 in each tenant's zone).  Items: open tasks ('Open', 'In Progress') and scheduled
 -- hearings of the tenants (NULL: all) due between as_of and as_of + 24 hours (both ends
 -- included).  A task goes to its assignee (its case owner when unassigned); a hearing to
@@ -9,7 +9,7 @@
 -- deadline_approaching event to the tenant's automation rules
 -- ({entity_type, entity_id, hours_until_due}), once per item and local date.
 -- Results: itemsFound, usersNotified, rulesTriggered, recordsUpdated (digests queued).
-CREATE OR REPLACE FUNCTION bgjobs.job_check_upcoming_deadlines(p_as_of timestamptz, p_tenants uuid[])
+CREATE OR REPLACE FUNCTION bgjobs_app.job_check_upcoming_deadlines(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -95,7 +95,7 @@ BEGIN
     FROM items i;
 
   IF v_items > 0 THEN
-    v_rules := bgjobs.fire_automation_events(
+    v_rules := bgjobs_app.fire_automation_events(
       p_as_of, v_tenant, array_fill('deadline_approaching'::text, ARRAY[v_items]), v_etype, v_entity, v_key, v_data);
   END IF;
 
@@ -106,7 +106,7 @@ BEGIN
     'recordsUpdated', v_digests);
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.job_check_upcoming_deadlines(timestamptz, uuid[]) IS
+COMMENT ON FUNCTION bgjobs_app.job_check_upcoming_deadlines(timestamptz, uuid[]) IS
   'check-upcoming-deadlines: one digest per user of tasks and hearings due in the next 24 hours, and a deadline_approaching event per item.';
-REVOKE ALL ON FUNCTION bgjobs.job_check_upcoming_deadlines(timestamptz, uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.job_check_upcoming_deadlines(timestamptz, uuid[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.job_check_upcoming_deadlines(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.job_check_upcoming_deadlines(timestamptz, uuid[]) TO bgjobs_runner;

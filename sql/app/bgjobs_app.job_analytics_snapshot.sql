@@ -1,4 +1,4 @@
--- bgjobs.job_analytics_snapshot(as_of, tenants): body of analytics-snapshot (23:59 in each
+-- bgjobs_app.job_analytics_snapshot(as_of, tenants): body of analytics-snapshot (23:59 in each
 -- tenant's zone).  One analytics_snapshots row per tenant (NULL: all) and local date of
 -- as_of, metric_type 'daily_snapshot', upserted (a second run with the same figures changes
 -- nothing).  metric_value holds, as of as_of:
@@ -15,7 +15,7 @@
 --                            previous local dates ({metric, value, average, deviation_pct}).
 -- Rates are fractions (0.87), rounded to 4 places.
 -- Results: tenantsProcessed, snapshotsWritten, anomaliesDetected, recordsUpdated.
-CREATE OR REPLACE FUNCTION bgjobs.job_analytics_snapshot(p_as_of timestamptz, p_tenants uuid[])
+CREATE OR REPLACE FUNCTION bgjobs_app.job_analytics_snapshot(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -151,7 +151,7 @@ BEGIN
     'recordsUpdated', v_written);
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) IS
+COMMENT ON FUNCTION bgjobs_app.job_analytics_snapshot(timestamptz, uuid[]) IS
   'analytics-snapshot: one daily_snapshot per tenant and local date (upsert) with the six metrics and anomalies against the 7-day average.';
-REVOKE ALL ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.job_analytics_snapshot(timestamptz, uuid[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.job_analytics_snapshot(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.job_analytics_snapshot(timestamptz, uuid[]) TO bgjobs_runner;

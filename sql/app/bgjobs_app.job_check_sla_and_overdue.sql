@@ -1,15 +1,15 @@
--- bgjobs.job_check_sla_and_overdue(as_of, tenants): body of check-sla-and-overdue (every 15
+-- bgjobs_app.job_check_sla_and_overdue(as_of, tenants): body of check-sla-and-overdue (every 15
 -- minutes).  Among the open tasks ('Open', 'In Progress') of the tenants (NULL: all):
 --   overdue        due_date < as_of (a task due exactly at as_of is not yet overdue);
 --   SLA violation  due_date + sla_hours_<priority> (app_settings) < as_of.
--- Each is detected once per overdue episode: bgjobs.task_flags holds the tasks in an episode
+-- Each is detected once per overdue episode: bgjobs_app.task_flags holds the tasks in an episode
 -- (overdue_since, sla_violated_at: the as_of of the tick that found each), so a later tick
 -- does not repeat it, and the application's task rows are never written.  An episode ends
 -- when a tick finds its task closed ('Completed', 'Cancelled'), deleted, or no longer due
 -- before the moment the episode began (its due date moved, or removed); if the task is past
 -- due again at that tick, a new episode begins at once.  (A task closed and reopened between
 -- two ticks stays in its episode.)  For each detection the tenant's active rules for
--- task_overdue / sla_violation run (bgjobs.fire_automation_events: one automation_logs row
+-- task_overdue / sla_violation run (bgjobs_app.fire_automation_events: one automation_logs row
 -- per rule execution) and each SLA violation is logged to audit_log (action_type
 -- 'sla_violation').
 -- Set-based: one pass joins the open past-due tasks with the flags (a full join: tasks
@@ -17,7 +17,7 @@
 -- one delete.
 -- Results: overdueTasks (newly overdue), slaViolations (newly violating), rulesTriggered,
 -- recordsUpdated (tasks flagged).
-CREATE OR REPLACE FUNCTION bgjobs.job_check_sla_and_overdue(p_as_of timestamptz, p_tenants uuid[])
+CREATE OR REPLACE FUNCTION bgjobs_app.job_check_sla_and_overdue(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -51,7 +51,7 @@ BEGIN
   ),
   flags AS (
     SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM bgjobs.task_flags f
+      FROM bgjobs_app.task_flags f
      WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
   ),
   joined AS (
@@ -87,14 +87,14 @@ BEGIN
   ),
   -- plain INSERT and UPDATE rather than ON CONFLICT: which flags exist is known from the join
   inserted AS (
-    INSERT INTO bgjobs.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
+    INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
     SELECT f.tenant_id, f.id, f.overdue_since, CASE WHEN f.new_sla THEN p_as_of END
       FROM found f
      WHERE NOT f.had_flag
     RETURNING 1
   ),
   updated AS (
-    UPDATE bgjobs.task_flags tf
+    UPDATE bgjobs_app.task_flags tf
        SET overdue_since = f.overdue_since,
            sla_violated_at = CASE WHEN f.new_sla THEN p_as_of ELSE f.sla_violated_at END
       FROM found f
@@ -102,7 +102,7 @@ BEGIN
     RETURNING 1
   ),
   ended AS (
-    DELETE FROM bgjobs.task_flags tf
+    DELETE FROM bgjobs_app.task_flags tf
      USING joined j
      WHERE j.may_end AND NOT j.past_due AND tf.tenant_id = j.tenant_id AND tf.task_id = j.task_id
     RETURNING 1
@@ -152,7 +152,7 @@ BEGIN
     FROM events ev;
 
   IF cardinality(v_tenant) > 0 THEN
-    v_rules := bgjobs.fire_automation_events(
+    v_rules := bgjobs_app.fire_automation_events(
       p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data);
   END IF;
 
@@ -163,7 +163,7 @@ BEGIN
     'recordsUpdated', v_updated);
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.job_check_sla_and_overdue(timestamptz, uuid[]) IS
+COMMENT ON FUNCTION bgjobs_app.job_check_sla_and_overdue(timestamptz, uuid[]) IS
   'check-sla-and-overdue: flags newly overdue tasks and SLA violations once per episode, runs automation rules, audits violations.';
-REVOKE ALL ON FUNCTION bgjobs.job_check_sla_and_overdue(timestamptz, uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.job_check_sla_and_overdue(timestamptz, uuid[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.job_check_sla_and_overdue(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.job_check_sla_and_overdue(timestamptz, uuid[]) TO bgjobs_runner;

@@ -1,4 +1,4 @@
--- bgjobs.job_automation_health_check(as_of, tenants): body of automation-health-check
+-- bgjobs_app.job_automation_health_check(as_of, tenants): body of automation-health-check
 -- (07:00 UTC).  Over the automation_logs of the 24 hours up to as_of (executed_at in
 -- (as_of - 24h, as_of]), per rule: executions, successes, failures.  Findings, per tenant:
 --   CRITICAL  a rule's success rate is below automation_critical_success_pct (80);
@@ -13,7 +13,7 @@
 -- successful_executions, failed_executions, success_rate in percent (100 when nothing
 -- ran), inactive_rules as rule names, degraded_rules as {rule_id, rule_name, failure_rate}),
 -- tenantsWithFindings, critical, warning, info, notificationsQueued, recordsUpdated.
-CREATE OR REPLACE FUNCTION bgjobs.job_automation_health_check(p_as_of timestamptz, p_tenants uuid[])
+CREATE OR REPLACE FUNCTION bgjobs_app.job_automation_health_check(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -148,7 +148,7 @@ BEGIN
   RETURN v_result;
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.job_automation_health_check(timestamptz, uuid[]) IS
+COMMENT ON FUNCTION bgjobs_app.job_automation_health_check(timestamptz, uuid[]) IS
   'automation-health-check: per-rule success rates over 24 h, degraded/critical/inactive rules; findings to tenant admins via the outbox.';
-REVOKE ALL ON FUNCTION bgjobs.job_automation_health_check(timestamptz, uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.job_automation_health_check(timestamptz, uuid[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.job_automation_health_check(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.job_automation_health_check(timestamptz, uuid[]) TO bgjobs_runner;

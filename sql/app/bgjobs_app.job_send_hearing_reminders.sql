@@ -1,4 +1,4 @@
--- bgjobs.job_send_hearing_reminders(as_of, tenants): body of send-hearing-reminders (08:00
+-- bgjobs_app.job_send_hearing_reminders(as_of, tenants): body of send-hearing-reminders (08:00
 -- in each tenant's zone).  For each tenant (NULL: all), the hearings with status
 -- 'Scheduled' on its local date of as_of or the next one (local midnight to local midnight,
 -- DST-correct) are reminded: one email to the case owner and one to the assigned advocate
@@ -10,7 +10,7 @@
 -- hearing + channel + recipient + local date makes a second run the same day a no-op.
 -- No cap: every due hearing is reminded.
 -- Results: hearingsFound, emailsQueued, whatsappQueued, recordsUpdated (messages queued).
-CREATE OR REPLACE FUNCTION bgjobs.job_send_hearing_reminders(p_as_of timestamptz, p_tenants uuid[])
+CREATE OR REPLACE FUNCTION bgjobs_app.job_send_hearing_reminders(p_as_of timestamptz, p_tenants uuid[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -89,7 +89,7 @@ BEGIN
     'recordsUpdated', v_email + v_whatsapp);
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.job_send_hearing_reminders(timestamptz, uuid[]) IS
+COMMENT ON FUNCTION bgjobs_app.job_send_hearing_reminders(timestamptz, uuid[]) IS
   'send-hearing-reminders: queues reminders of today''s and tomorrow''s scheduled hearings (tenant dates) to case owners and advocates.';
-REVOKE ALL ON FUNCTION bgjobs.job_send_hearing_reminders(timestamptz, uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.job_send_hearing_reminders(timestamptz, uuid[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.job_send_hearing_reminders(timestamptz, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.job_send_hearing_reminders(timestamptz, uuid[]) TO bgjobs_runner;

@@ -1,10 +1,10 @@
--- bgjobs.fire_automation_events(as_of, tenant_ids, events, entity_types, entity_ids,
+-- bgjobs_app.fire_automation_events(as_of, tenant_ids, events, entity_types, entity_ids,
 -- event_keys, data): the automation-rule runner the jobs share.  The arrays are parallel:
 -- event i happened in tenant_ids[i] to (entity_types[i], entity_ids[i]) with data[i].  Every
 -- active rule of that tenant whose trigger_event is the event runs once for it, set-based,
 -- and writes one automation_logs row per rule execution (executed_at = as_of; the seeds'
 -- columns only, so an application's own automation_logs serves as it is) and one
--- bgjobs.automation_events row with what fired it (entity, data, key).  event_keys[i]
+-- bgjobs_app.automation_events row with what fired it (entity, data, key).  event_keys[i]
 -- names the occurrence: a rule never runs twice for the same key (a replayed or repeated
 -- run is a no-op), and a NULL key is never deduplicated.
 --
@@ -19,7 +19,7 @@
 -- are the users with role 'admin' (users.role, when it has it).
 -- Any other type is not executed: the rule's log row is 'failed' with an error naming it.
 -- Returns the number of rule executions logged.
-CREATE OR REPLACE FUNCTION bgjobs.fire_automation_events(
+CREATE OR REPLACE FUNCTION bgjobs_app.fire_automation_events(
   p_as_of timestamptz,
   p_tenant_ids uuid[],
   p_events text[],
@@ -75,11 +75,11 @@ BEGIN
       JOIN rules r ON r.tenant_id = e.tenant_id AND r.trigger_event = e.event
      -- a rule that already ran for this event key is left out (runs of a job never overlap;
      -- the unique index on the keys is the backstop)
-     WHERE NOT EXISTS (SELECT 1 FROM bgjobs.automation_events ae
+     WHERE NOT EXISTS (SELECT 1 FROM bgjobs_app.automation_events ae
                         WHERE ae.tenant_id = e.tenant_id AND ae.rule_id = r.rule_id AND ae.event_key = e.event_key)
   ),
   recorded AS (
-    INSERT INTO bgjobs.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
+    INSERT INTO bgjobs_app.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
     SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
       FROM fired f
   ),
@@ -159,7 +159,7 @@ BEGIN
   RETURN v_logged;
 END;
 $$;
-COMMENT ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) IS
+COMMENT ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) IS
   'Runs each tenant''s active automation rules for a batch of events, set-based; one automation_logs row per rule execution; idempotent per event key.';
-REVOKE ALL ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) TO bgjobs_runner;
