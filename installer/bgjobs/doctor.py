@@ -7,7 +7,7 @@ from typing import Callable
 
 import psycopg
 
-from .db import connect, first_line
+from .db import connect
 from .errors import BgjobsError
 
 OK, WARN, FAIL = "ok", "WARN", "FAIL"

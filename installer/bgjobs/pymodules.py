@@ -22,4 +22,6 @@ def schedule():
 
 
 def channels():
+    """bgjobs_channels with the seeds' application's templates registered."""
+    load("bgjobs_app_templates").register()
     return load("bgjobs_channels")

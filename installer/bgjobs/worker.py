@@ -79,6 +79,7 @@ def deliver_run(conn: psycopg.Connection, deliverer: str, as_of=None, batch_size
     claim (FOR UPDATE SKIP LOCKED), send, record, COMMIT.  as_of None: the server's now()
     at each claim.  Returns drain()'s totals."""
     delivery = pymodules.load("bgjobs_delivery")
+    pymodules.channels()                 # the application's templates registered with the channels
     config, started = conn.execute(
         "SELECT bgjobs.delivery_config(), "
         "date_part('epoch', greatest(coalesce(%s::timestamptz, clock_timestamp()), clock_timestamp()))",

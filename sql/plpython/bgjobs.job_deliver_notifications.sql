@@ -3,7 +3,8 @@
 -- nothing is due or the run's budget (delivery_run_budget_seconds, 40 s, at most 50 s and
 -- 5 s under the job's timeout) is spent.  Each batch claims the rows due by as_of
 -- (bgjobs.claim_notifications, FOR UPDATE SKIP LOCKED), sends them with
--- plpython/bgjobs_delivery.py + bgjobs_channels.py (the same code `bgjobs worker` runs)
+-- plpython/bgjobs_delivery.py + bgjobs_channels.py, with the application's templates
+-- (bgjobs_app_templates.py; the same code `bgjobs worker` runs)
 -- and records the outcomes (bgjobs.record_deliveries); what is left waits for the next run.
 -- Every send has a total deadline (delivery_timeout_seconds, at most 10 s) and waits in
 -- steps of 0.25 s; between steps and between sends a cheap query lets PostgreSQL process
@@ -24,7 +25,10 @@ SET search_path TO pg_catalog, pg_temp
 AS $py$
 #bgjobs:import bgjobs_channels
 #bgjobs:import bgjobs_delivery
+#bgjobs:import bgjobs_app_templates
 import json
+
+bgjobs_app_templates.register()       # the seeds' application's templates (hearing reminders, ...)
 
 deliverer = "in-database"
 config = json.loads(plpy.execute("SELECT bgjobs.delivery_config()::text AS c")[0]["c"])

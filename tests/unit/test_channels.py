@@ -9,6 +9,7 @@ import time
 import types
 from pathlib import Path
 
+import bgjobs_app_templates  # noqa: F401  (registers the seeds' application's templates)
 import bgjobs_channels as channels
 import pytest
 from bgjobs_channels import MAX_ATTEMPTS, Outcome, Sender, backoff_seconds, render
@@ -572,6 +573,20 @@ def test_module_runs_when_exec_d_from_its_source():
     exec(compile(source, "<bgjobs_channels>", "exec"), module.__dict__)
     assert module.render("job_failure", FAILURE) == render("job_failure", FAILURE)
     assert module.backoff_seconds(2) == 60
+
+
+def test_application_templates_are_registered_not_built_in():
+    """The runtime's channels know only the runtime's templates; the seeds' application adds
+    its own (as any application would), and cannot replace the runtime's."""
+    source = Path(channels.__file__).read_text(encoding="utf-8")
+    bare = types.ModuleType("bgjobs_channels_bare")
+    exec(compile(source, "<bgjobs_channels>", "exec"), bare.__dict__)
+    payload = {"case_number": "C-1", "court_name": "HC", "hearing_at": "2026-03-02T04:30:00Z"}
+    assert bare.render("hearing_reminder", payload)["subject"] == "hearing_reminder"    # generic
+    bare.register_templates(bgjobs_app_templates.TEMPLATES)
+    assert bare.render("hearing_reminder", payload)["subject"] == "Hearing Reminder: C-1 - HC"
+    with pytest.raises(ValueError, match="'job_failure' is the runtime's own"):
+        bare.register_templates({"job_failure": lambda p, tz: ("x", "x", [])})
 
 
 # ------------------------------------------------------------- deadlines and interrupts
