@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import psycopg
+import sqlparse
 from psycopg import sql
 
 from . import apptables
@@ -673,30 +674,14 @@ def _exec_file(conn, path: Path, text: str, report: Report = print) -> None:
         raise BgjobsError(f"{path.parent.name}/{path.name}: {first_line(exc)}") from None
 
 
-_TOKEN = re.compile(r"""--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|"(?:[^"]|"")*"|(\$[A-Za-z_0-9]*\$)|;""", re.S)
-
-
 def split_statements(text: str) -> list[str]:
-    """The statements of an SQL file, split at top-level semicolons (not inside quotes,
-    dollar quotes or comments).  Each goes to the server on its own: Citus propagates the
-    DDL of a distributed table (a CREATE TRIGGER after its function) by re-sending the
-    command's text, which must then hold that one statement."""
-    out, start, pos = [], 0, 0
-    while True:
-        m = _TOKEN.search(text, pos)
-        if m is None:
-            break
-        if m.group(1):                                   # $tag$ ... $tag$
-            end = text.find(m.group(1), m.end())
-            pos = len(text) if end < 0 else end + len(m.group(1))
-            continue
-        if m.group(0) == ";":
-            out.append(text[start:m.end()])
-            start = m.end()
-        pos = m.end()
-    out.append(text[start:])
-    return [s.strip() for s in out if _TOKEN.sub(lambda m: "" if m.group(0).startswith(("--", "/*")) else m.group(0),
-                                                  s).strip()]
+    """The statements of an SQL file (sqlparse, which yoyo uses for the same job: quotes,
+    dollar quotes and comments respected), comment-only pieces dropped.  Each goes to the
+    server on its own: Citus propagates the DDL of a distributed table (a CREATE TRIGGER
+    after its function) by re-sending the command's text, which must then hold that one
+    statement."""
+    return [s.strip() for s in sqlparse.split(text)
+            if sqlparse.format(s, strip_comments=True).strip()]
 
 
 def _exec_statements(conn, text: str) -> None:
