@@ -1395,7 +1395,18 @@ if 'bgjobs_mod:bgjobs_delivery:<sha256>' not in GD:
     _sys.modules['bgjobs_delivery'] = _mod
     GD['bgjobs_mod:bgjobs_delivery:<sha256>'] = _mod
 bgjobs_delivery = GD['bgjobs_mod:bgjobs_delivery:<sha256>']
+if 'bgjobs_mod:bgjobs_app_templates:<sha256>' not in GD:
+    import sys as _sys, types as _types
+    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_app_templates'")[0]['source']
+    _mod = _types.ModuleType('bgjobs_app_templates')
+    _mod.__file__ = 'plpython/bgjobs_app_templates.py'
+    exec(compile(_src, 'plpython/bgjobs_app_templates.py', 'exec'), _mod.__dict__)
+    _sys.modules['bgjobs_app_templates'] = _mod
+    GD['bgjobs_mod:bgjobs_app_templates:<sha256>'] = _mod
+bgjobs_app_templates = GD['bgjobs_mod:bgjobs_app_templates:<sha256>']
 import json
+
+bgjobs_app_templates.register()       # the seeds' application's templates (hearing reminders, ...)
 
 deliverer = "in-database"
 config = json.loads(plpy.execute("SELECT bgjobs.delivery_config()::text AS c")[0]["c"])
