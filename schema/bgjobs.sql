@@ -271,8 +271,8 @@ BEGIN
   END IF;
   SELECT coalesce(jsonb_agg(to_jsonb(f)), '[]'::jsonb)
     INTO v_findings
-    FROM bgjobs.detect_job_issues(p_as_of) f
-   WHERE f.subject = p_job_name AND f.rule = 'consecutive_failures';
+    FROM bgjobs.detect_job_issues(p_as_of, p_job_name) f       -- this job's rules only
+   WHERE f.rule = 'consecutive_failures';
   RETURN bgjobs.apply_alerts(p_as_of, ARRAY['consecutive_failures'], v_findings, ARRAY[p_job_name]);
 END;
 $$;
@@ -708,7 +708,7 @@ CREATE FUNCTION bgjobs.delivery_config() RETURNS jsonb
     'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds')::integer, 3600)))
 $$;
 
-CREATE FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
+CREATE FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone, p_job text DEFAULT NULL::text) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
@@ -723,6 +723,7 @@ r AS (
   SELECT *, bgjobs.slots_floor(slots_from, paused_from, paused_until, p_as_of) AS floor
     FROM bgjobs.job_registry
    WHERE enabled AND NOT bgjobs.job_paused(paused_from, paused_until, p_as_of)
+     AND (p_job IS NULL OR job_name = p_job)
 ),
 sched AS (
   -- the latest fire strictly more than grace before as_of
@@ -4767,8 +4768,8 @@ GRANT ALL ON FUNCTION bgjobs.cron_watch_jobs(p_as_of timestamp with time zone, p
 REVOKE ALL ON FUNCTION bgjobs.delivery_config() FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.delivery_config() TO bgjobs_deliverer;
 
-REVOKE ALL ON FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone, p_job text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone, p_job text) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.detect_stale_heartbeats(p_as_of timestamp with time zone) TO bgjobs_runner;

@@ -20,8 +20,8 @@ BEGIN
   END IF;
   SELECT coalesce(jsonb_agg(to_jsonb(f)), '[]'::jsonb)
     INTO v_findings
-    FROM bgjobs.detect_job_issues(p_as_of) f
-   WHERE f.subject = p_job_name AND f.rule = 'consecutive_failures';
+    FROM bgjobs.detect_job_issues(p_as_of, p_job_name) f       -- this job's rules only
+   WHERE f.rule = 'consecutive_failures';
   RETURN bgjobs.apply_alerts(p_as_of, ARRAY['consecutive_failures'], v_findings, ARRAY[p_job_name]);
 END;
 $$;

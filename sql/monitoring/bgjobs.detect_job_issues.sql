@@ -1,5 +1,5 @@
--- bgjobs.detect_job_issues(as_of): what is wrong with each enabled registered job at as_of,
--- one row per (job, rule) that is bad.  Only runs "for" a moment at or before as_of count
+-- bgjobs.detect_job_issues(as_of, job): what is wrong with each enabled registered job at
+-- as_of (job given: with that one job only), one row per (job, rule) that is bad.  Only runs "for" a moment at or before as_of count
 -- (coalesce(as_of, started_at): the runtime's runs by their as_of, hand-written rows by
 -- started_at), so any moment can be replayed.  Rules (operations guide, monitoring seed):
 --  * missed_run (CRITICAL): no run since the latest fire of the job's own schedule (in its
@@ -18,7 +18,7 @@
 --    being judged are not their own baseline.
 -- The cron math runs once per distinct (schedule, zone, grace), not once per job.  JIT is
 -- off: its compile time (~0.2 s) exceeds the whole evaluation.
-CREATE OR REPLACE FUNCTION bgjobs.detect_job_issues(p_as_of timestamptz)
+CREATE OR REPLACE FUNCTION bgjobs.detect_job_issues(p_as_of timestamptz, p_job text DEFAULT NULL)
 RETURNS TABLE (subject text, rule text, severity text, display_name text, summary text, details jsonb)
 LANGUAGE sql
 STABLE
@@ -35,6 +35,7 @@ r AS (
   SELECT *, bgjobs.slots_floor(slots_from, paused_from, paused_until, p_as_of) AS floor
     FROM bgjobs.job_registry
    WHERE enabled AND NOT bgjobs.job_paused(paused_from, paused_until, p_as_of)
+     AND (p_job IS NULL OR job_name = p_job)
 ),
 sched AS (
   -- the latest fire strictly more than grace before as_of
@@ -157,7 +158,7 @@ SELECT s.job_name, 'slow_run',
   FROM slow s CROSS JOIN cfg c
  WHERE s.expected_s > 0 AND s.sdurs[1] > c.slow_warn * s.expected_s
 $$;
-COMMENT ON FUNCTION bgjobs.detect_job_issues(timestamptz) IS
+COMMENT ON FUNCTION bgjobs.detect_job_issues(timestamptz, text) IS
   'Per-job findings at as_of: missed_run, consecutive_failures, slow_run (one row per bad job and rule).';
-REVOKE ALL ON FUNCTION bgjobs.detect_job_issues(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs.detect_job_issues(timestamptz) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs.detect_job_issues(timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs.detect_job_issues(timestamptz, text) TO bgjobs_runner;
