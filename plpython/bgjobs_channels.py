@@ -1,7 +1,8 @@
 """Delivery of one bgjobs outbox notification: render a template, send it on a channel.
 
 One sender, two hosts: the PL/Python delivery function (the installer embeds this source)
-and ``bgjobs worker`` use the same code. Standard library only; no I/O at import.
+and ``bgjobs worker`` use the same code. Standard library and bgjobs_settings only; no I/O
+at import.
 
     message = render(row["template"], row["payload"], tz_name)
     with Sender(config, tick=check_interrupts) as sender:
@@ -51,18 +52,22 @@ from email.message import EmailMessage
 from typing import NamedTuple, Optional
 from zoneinfo import ZoneInfo
 
+import bgjobs_settings
+
 __all__ = ["render", "register_templates", "Sender", "Outcome", "Interrupted", "addresses", "backoff_seconds",
            "MAX_ATTEMPTS", "CHANNELS", "STEP_SECONDS"]
 
-# Tries before a notification is dead. With the default backoff (30 s doubling, capped at
-# 1 h) the 8th try comes about 64 minutes after the first.
-MAX_ATTEMPTS = 8
+# Tries before a notification is dead (notification_max_attempts). With the default backoff
+# (30 s doubling, capped at 1 h) the 8th try comes about 64 minutes after the first.
+MAX_ATTEMPTS = bgjobs_settings.default("notification_max_attempts", int)
 CHANNELS = ("email", "slack", "webhook", "whatsapp")
-MAX_TIMEOUT = 10.0
+MAX_TIMEOUT = float(bgjobs_settings.maximum("delivery_timeout_seconds"))
+_BACKOFF_BASE = bgjobs_settings.default("notification_backoff_base_seconds", int)
+_BACKOFF_CAP = bgjobs_settings.default("notification_backoff_cap_seconds", int)
 UTC = _dt.timezone.utc
 
 
-def backoff_seconds(attempts, base=30, cap=3600):
+def backoff_seconds(attempts, base=_BACKOFF_BASE, cap=_BACKOFF_CAP):
     """Seconds to wait after ``attempts`` failed tries: base * 2**(attempts-1), capped.
     Safe for any attempts (no huge powers are computed)."""
     if base <= 0:
@@ -615,7 +620,7 @@ class Sender:
     def __init__(self, config=None, tick=None, clock=time.monotonic):
         self.config = {k: v for k, v in (config or {}).items() if v is not None and v != ""}
         try:
-            timeout = float(self.config.get("timeout_seconds", MAX_TIMEOUT))
+            timeout = float(self.config.get("timeout_seconds", bgjobs_settings.default("delivery_timeout_seconds")))
         except (TypeError, ValueError):
             timeout = MAX_TIMEOUT
         if not math.isfinite(timeout):
@@ -839,7 +844,7 @@ class Sender:
         self._recipients = tuple({address for _, address in to} | ({raw} if len(raw) >= 4 else set()))
         subject = _one_line(message.get("subject") or "bgjobs notification")
         text, html = _str(message.get("text")), message.get("html")
-        if _str(self.config.get("email_transport", "smtp")).strip().lower() == "resend":
+        if _str(self.config.get("email_transport", bgjobs_settings.default("email_transport"))).strip().lower() == "resend":
             api_key = self.config.get("resend_api_key")
             if not api_key:
                 return self._fail(True, "email: resend api key not configured")
@@ -847,7 +852,7 @@ class Sender:
             if not sender:
                 return self._fail(True, "email: resend_from not configured")
             self._remember_secret(api_key)
-            base = self.config.get("resend_base_url", "https://api.resend.com").rstrip("/")
+            base = self.config.get("resend_base_url", bgjobs_settings.default("resend_base_url")).rstrip("/")
             body = {"from": sender, "to": [email.utils.formataddr(a) for a in to],
                     "subject": subject, "text": text}
             if html:
@@ -859,8 +864,9 @@ class Sender:
     def _smtp_connect(self):
         cfg = self.config
         use_ssl, starttls = _truthy(cfg.get("smtp_ssl")), _truthy(cfg.get("smtp_starttls"))
-        host = cfg.get("smtp_host", "localhost")
-        port = int(cfg.get("smtp_port") or (465 if use_ssl else 587 if starttls else 25))
+        host = cfg.get("smtp_host", bgjobs_settings.default("smtp_host"))
+        port = int(cfg.get("smtp_port") or (465 if use_ssl else 587 if starttls
+                                            else bgjobs_settings.default("smtp_port", int)))
         conn = _SMTP(self, host, port, use_ssl)
         try:
             if starttls and not use_ssl:
@@ -882,7 +888,7 @@ class Sender:
 
     def _send_smtp(self, to, subject, text, html, key=None):
         # Bodies go quoted-printable (7-bit clean): no server needs 8BITMIME (RFC 6152).
-        sender = self.config.get("alert_email_from", "bgjobs@localhost")
+        sender = self.config.get("alert_email_from", bgjobs_settings.default("alert_email_from"))
         try:
             msg = EmailMessage()
             msg["From"] = sender
@@ -901,7 +907,7 @@ class Sender:
             return self._fail(True, f"email: cannot build message: {exc}")
         envelope_from = email.utils.parseaddr(sender)[1] or sender
         envelope_to = [address for _, address in to]
-        smtp_host = self.config.get("smtp_host", "localhost")
+        smtp_host = self.config.get("smtp_host", bgjobs_settings.default("smtp_host"))
         for attempt in (1, 2):
             reused = self._smtp is not None
             try:

@@ -28,7 +28,8 @@ record_deliveries counts the backoff from the send, not from the run's start.
 Rows left over when the budget runs out get no outcome: they stay due as they were.
 Every HTTP request carries ``Idempotency-Key: bgjobs-<notification id>``, the same on
 every retry.  Error texts come from the Sender, which never shows a URL path, key,
-password or recipient.  Standard library and bgjobs_channels only; no I/O at import.
+password or recipient.  Standard library, bgjobs_channels and bgjobs_settings only; no I/O
+at import.
 """
 
 import json
@@ -37,12 +38,14 @@ import time
 import urllib.parse
 
 import bgjobs_channels
+import bgjobs_settings
 
 __all__ = ["drain", "deliver", "destination", "run_budget", "idempotency_key",
            "RUN_BUDGET_SECONDS", "MAX_RUN_BUDGET_SECONDS", "MIN_SEND_SECONDS"]
 
-RUN_BUDGET_SECONDS = 40.0         # default of delivery_run_budget_seconds
-MAX_RUN_BUDGET_SECONDS = 50.0     # a run always ends before pg_cron's next one-minute tick
+RUN_BUDGET_SECONDS = bgjobs_settings.default("delivery_run_budget_seconds", float)
+# a run always ends before pg_cron's next one-minute tick
+MAX_RUN_BUDGET_SECONDS = float(bgjobs_settings.maximum("delivery_run_budget_seconds"))
 MIN_SEND_SECONDS = 1.0            # no send starts with less of the budget left
 ZERO = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
 
@@ -99,9 +102,10 @@ def destination(row, config):
     if channel == "whatsapp":
         return "whatsapp " + _url_host(config.get("whatsapp_webhook_url"))
     if channel == "email":
-        if str(config.get("email_transport", "smtp")).strip().lower() == "resend":
+        if str(config.get("email_transport", bgjobs_settings.default("email_transport"))).strip().lower() == "resend":
             return "email resend " + _url_host(config.get("resend_base_url"))
-        return f"email smtp {config.get('smtp_host', 'localhost')}:{config.get('smtp_port', '')}"
+        return (f"email smtp {config.get('smtp_host', bgjobs_settings.default('smtp_host'))}:"
+                f"{config.get('smtp_port', bgjobs_settings.default('smtp_port'))}")
     return f"other {channel}"
 
 
@@ -122,8 +126,8 @@ def deliver(rows, config, sender=None, budget_seconds=None, clock=time.monotonic
     what ``tick`` raised (an interrupt), after closing its own sender."""
     config = _config(config)
     max_attempts = max(_int(config.get("max_attempts"), bgjobs_channels.MAX_ATTEMPTS), 1)
-    base = _int(config.get("backoff_base_seconds"), 30)
-    cap = _int(config.get("backoff_cap_seconds"), 3600)
+    base = _int(config.get("backoff_base_seconds"), bgjobs_settings.default("notification_backoff_base_seconds", int))
+    cap = _int(config.get("backoff_cap_seconds"), bgjobs_settings.default("notification_backoff_cap_seconds", int))
     started = clock() if started is None else started
     if deadline is None:
         deadline = started + (run_budget(config) if budget_seconds is None else budget_seconds)
@@ -182,7 +186,7 @@ def drain(claim, record, config, budget_seconds=None, tick=None, clock=time.mono
     'budget', 'stopped' or 'stalled'.  Raises what ``tick`` raised (an interrupt)."""
     config = _config(config)
     budget = run_budget(config) if budget_seconds is None else budget_seconds
-    limit = max(_int(batch_size or config.get("batch_size"), 100), 1)
+    limit = max(_int(batch_size or config.get("batch_size"), bgjobs_settings.default("notification_batch_size", int)), 1)
     started = clock()
     deadline = started + budget
     totals = dict(ZERO, claimed=0, batches=0, left=0, ended="drained")

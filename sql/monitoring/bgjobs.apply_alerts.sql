@@ -35,7 +35,7 @@ SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
   v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours')::numeric * 3600);
-  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved')::boolean, true);
+  v_send_resolved boolean := bgjobs.get_setting('send_resolved')::boolean;
   v_sev           text[] := ARRAY['INFO', 'WARNING', 'CRITICAL'];
   v_at            text := to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
   v_alerts        integer;

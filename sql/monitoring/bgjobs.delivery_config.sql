@@ -30,12 +30,13 @@ AS $$
     'resend_api_key', bgjobs.get_secret('RESEND_API_KEY'),
     'resend_from', coalesce(bgjobs.get_secret('RESEND_FROM'), bgjobs.get_setting('alert_email_from')),
     'resend_base_url', bgjobs.get_setting('resend_base_url'),
-    'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds')::numeric, 10), 10),
-    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds'),
-    'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size')::integer, 100), 1),
-    'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts')::integer, 8), 1),
-    'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds')::integer, 30),
-    'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds')::integer, 3600)))
+    -- defaults and ranges: bgjobs.setting_spec (get_setting, the app_settings check)
+    'timeout_seconds', bgjobs.get_setting('delivery_timeout_seconds')::numeric,
+    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds')::numeric,
+    'batch_size', bgjobs.get_setting('notification_batch_size')::integer,
+    'max_attempts', bgjobs.get_setting('notification_max_attempts')::integer,
+    'backoff_base_seconds', bgjobs.get_setting('notification_backoff_base_seconds')::integer,
+    'backoff_cap_seconds', bgjobs.get_setting('notification_backoff_cap_seconds')::integer))
 $$;
 COMMENT ON FUNCTION bgjobs.delivery_config() IS 'Delivery settings and secrets for a deliverer (bgjobs_deliverer only; holds secrets).';
 REVOKE ALL ON FUNCTION bgjobs.delivery_config() FROM PUBLIC;

@@ -20,11 +20,11 @@ LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_days_jobs  integer := coalesce(bgjobs.get_setting('retention_days_jobs_log')::integer, 0);
-  v_days_audit integer := coalesce(bgjobs.get_setting('retention_days_audit_log')::integer, 0);
-  v_days_auto  integer := coalesce(bgjobs.get_setting('retention_days_automation_logs')::integer, 0);
-  v_days_notif integer := coalesce(bgjobs.get_setting('retention_days_notifications')::integer, 0);
-  v_days_cron  integer := coalesce(bgjobs.get_setting('retention_days_cron_run_details')::integer, 0);
+  v_days_jobs  integer := bgjobs.get_setting('retention_days_jobs_log')::integer;
+  v_days_audit integer := bgjobs.get_setting('retention_days_audit_log')::integer;
+  v_days_auto  integer := bgjobs.get_setting('retention_days_automation_logs')::integer;
+  v_days_notif integer := bgjobs.get_setting('retention_days_notifications')::integer;
+  v_days_cron  integer := bgjobs.get_setting('retention_days_cron_run_details')::integer;
   v_jobs   integer := 0;
   v_audit  integer := 0;
   v_auto   integer := 0;

@@ -14,7 +14,7 @@ SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_all boolean := coalesce(bgjobs.get_setting('retention_cron_all_users')::boolean, false);
+  v_all boolean := bgjobs.get_setting('retention_cron_all_users')::boolean;
   v_n   integer;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

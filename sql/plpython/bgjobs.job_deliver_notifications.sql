@@ -23,6 +23,7 @@ VOLATILE
 SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 AS $py$
+#bgjobs:import bgjobs_settings
 #bgjobs:import bgjobs_channels
 #bgjobs:import bgjobs_delivery
 #bgjobs:import bgjobs_app_templates
