@@ -105,7 +105,7 @@ CREATE FUNCTION bgjobs.apply_alerts(p_as_of timestamp with time zone, p_rules te
     AS $$
 DECLARE
   v_window        interval := make_interval(secs => bgjobs.get_setting('alert_suppression_hours')::numeric * 3600);
-  v_send_resolved boolean := coalesce(bgjobs.get_setting('send_resolved')::boolean, true);
+  v_send_resolved boolean := bgjobs.get_setting('send_resolved')::boolean;
   v_sev           text[] := ARRAY['INFO', 'WARNING', 'CRITICAL'];
   v_at            text := to_char(p_as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
   v_alerts        integer;
@@ -700,12 +700,13 @@ CREATE FUNCTION bgjobs.delivery_config() RETURNS jsonb
     'resend_api_key', bgjobs.get_secret('RESEND_API_KEY'),
     'resend_from', coalesce(bgjobs.get_secret('RESEND_FROM'), bgjobs.get_setting('alert_email_from')),
     'resend_base_url', bgjobs.get_setting('resend_base_url'),
-    'timeout_seconds', least(coalesce(bgjobs.get_setting('delivery_timeout_seconds')::numeric, 10), 10),
-    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds'),
-    'batch_size', greatest(coalesce(bgjobs.get_setting('notification_batch_size')::integer, 100), 1),
-    'max_attempts', greatest(coalesce(bgjobs.get_setting('notification_max_attempts')::integer, 8), 1),
-    'backoff_base_seconds', coalesce(bgjobs.get_setting('notification_backoff_base_seconds')::integer, 30),
-    'backoff_cap_seconds', coalesce(bgjobs.get_setting('notification_backoff_cap_seconds')::integer, 3600)))
+    -- defaults and ranges: bgjobs.setting_spec (get_setting, the app_settings check)
+    'timeout_seconds', bgjobs.get_setting('delivery_timeout_seconds')::numeric,
+    'run_budget_seconds', bgjobs.get_setting('delivery_run_budget_seconds')::numeric,
+    'batch_size', bgjobs.get_setting('notification_batch_size')::integer,
+    'max_attempts', bgjobs.get_setting('notification_max_attempts')::integer,
+    'backoff_base_seconds', bgjobs.get_setting('notification_backoff_base_seconds')::integer,
+    'backoff_cap_seconds', bgjobs.get_setting('notification_backoff_cap_seconds')::integer))
 $$;
 
 CREATE FUNCTION bgjobs.detect_job_issues(p_as_of timestamp with time zone, p_job text DEFAULT NULL::text) RETURNS TABLE(subject text, rule text, severity text, display_name text, summary text, details jsonb)
@@ -1378,6 +1379,15 @@ CREATE FUNCTION bgjobs.job_deliver_notifications(p_as_of timestamp with time zon
     LANGUAGE plpython3u SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
+if 'bgjobs_mod:bgjobs_settings:<sha256>' not in GD:
+    import sys as _sys, types as _types
+    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_settings'")[0]['source']
+    _mod = _types.ModuleType('bgjobs_settings')
+    _mod.__file__ = 'plpython/bgjobs_settings.py'
+    exec(compile(_src, 'plpython/bgjobs_settings.py', 'exec'), _mod.__dict__)
+    _sys.modules['bgjobs_settings'] = _mod
+    GD['bgjobs_mod:bgjobs_settings:<sha256>'] = _mod
+bgjobs_settings = GD['bgjobs_mod:bgjobs_settings:<sha256>']
 if 'bgjobs_mod:bgjobs_channels:<sha256>' not in GD:
     import sys as _sys, types as _types
     _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_channels'")[0]['source']
@@ -1467,11 +1477,11 @@ CREATE FUNCTION bgjobs.job_purge_old_logs(p_as_of timestamp with time zone, p_te
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-  v_days_jobs  integer := coalesce(bgjobs.get_setting('retention_days_jobs_log')::integer, 0);
-  v_days_audit integer := coalesce(bgjobs.get_setting('retention_days_audit_log')::integer, 0);
-  v_days_auto  integer := coalesce(bgjobs.get_setting('retention_days_automation_logs')::integer, 0);
-  v_days_notif integer := coalesce(bgjobs.get_setting('retention_days_notifications')::integer, 0);
-  v_days_cron  integer := coalesce(bgjobs.get_setting('retention_days_cron_run_details')::integer, 0);
+  v_days_jobs  integer := bgjobs.get_setting('retention_days_jobs_log')::integer;
+  v_days_audit integer := bgjobs.get_setting('retention_days_audit_log')::integer;
+  v_days_auto  integer := bgjobs.get_setting('retention_days_automation_logs')::integer;
+  v_days_notif integer := bgjobs.get_setting('retention_days_notifications')::integer;
+  v_days_cron  integer := bgjobs.get_setting('retention_days_cron_run_details')::integer;
   v_jobs   integer := 0;
   v_audit  integer := 0;
   v_auto   integer := 0;
@@ -1778,7 +1788,7 @@ CREATE FUNCTION bgjobs.purge_cron_run_details(p_before timestamp with time zone)
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-  v_all boolean := coalesce(bgjobs.get_setting('retention_cron_all_users')::boolean, false);
+  v_all boolean := bgjobs.get_setting('retention_cron_all_users')::boolean;
   v_n   integer;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
