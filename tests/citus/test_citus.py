@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from click.testing import CliRunner
-
-from bgjobs import demodata, distribute, sandbox
+from bgjobs import demodata, distribute
 from bgjobs import install as inst
 from bgjobs.cli import main as cli
 from bgjobs.settings import Settings
+from click.testing import CliRunner
+from sinks import SmtpRelay
 
 AS_OF = datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc)
 # every job, in the order a day would run them; then the SLA tick again, 15 minutes later
@@ -207,34 +207,18 @@ def test_already_distributed_application_is_recognised(citus_cluster):
     assert out.exit_code == 0 and "nothing to do" in out.output
 
 
-class _Sink:
-    def __init__(self):
-        self.rcpts = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.rcpts.extend(envelope.rcpt_tos)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_sink():
-    from aiosmtpd.controller import Controller
-
-    sink = _Sink()
-    port = sandbox.free_port()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        yield sink, port
-    finally:
-        ctl.stop()
+    relay = SmtpRelay().start()
+    yield relay
+    relay.stop()
 
 
 def test_pg_cron_tick_on_the_cluster(citus_cluster, smtp_sink):
     """pg_cron's own tick, as bgjobs_runner, on the distributed tables: the every-minute
     deliver-notifications run claims the outbox rows (joined with the distributed tenants)
     and a real SMTP sink on loopback receives every queued hearing reminder."""
-    sink, port = smtp_sink
+    sink, port = smtp_sink, smtp_sink.port
     dsn = citus_cluster.create_database("bgjobs")          # pg_cron's database on the sandbox
     inst.install(dsn, Settings(), schedule=True, report=lambda s: None)
     distribute.distribute(dsn, report=lambda s: None)
@@ -265,4 +249,4 @@ def test_pg_cron_tick_on_the_cluster(citus_cluster, smtp_sink):
         assert cron == ("succeeded", "bgjobs_runner")
         assert c.execute("SELECT count(*) FROM public.notifications WHERE template = 'hearing_reminder' "
                          "AND status = 'sent'").fetchone()[0] == len(queued)
-    assert sorted(sink.rcpts) == queued
+    assert sorted(r for m in sink.messages for r in m.rcpt_tos) == queued

@@ -6,20 +6,16 @@ isolation get a database cloned from an unscheduled template in the same cluster
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
-import threading
 import time
 import uuid
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
 from bgjobs import install as inst
 from bgjobs import sandbox
 from bgjobs.settings import Settings
+from psycopg.conninfo import make_conninfo
+from sinks import SmtpRelay
 
 TEMPLATE = "faults_template"
 
@@ -89,34 +85,14 @@ def knobs(dsn: str, **values) -> None:
             c.execute(f"UPDATE public.knobs SET {k} = %s", (v,))
 
 
-class MailSink:
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append(msg)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp_sink():
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sink = MailSink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    sink.port = port
-    yield sink
-    ctl.stop()
+    relay = SmtpRelay().start()
+    yield relay
+    relay.stop()
 
 
-def point_alerts_at(dsn: str, slack_url: str | None = None, smtp: MailSink | None = None, **settings) -> None:
+def point_alerts_at(dsn: str, slack_url: str | None = None, smtp: SmtpRelay | None = None, **settings) -> None:
     with psycopg.connect(dsn, autocommit=True) as c:
         if slack_url:
             c.execute("SELECT public.set_secret('SLACK_WEBHOOK_URL', %s)", (slack_url,))

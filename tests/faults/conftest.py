@@ -5,8 +5,6 @@ delivery at the sinks."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import select
 import socket
@@ -14,13 +12,7 @@ import threading
 import time
 
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from sinks import Relays
 
 DRIP_ANSWER = (b"HTTP/1.1 200 OK\r\nX-Drip: " + b"." * 40
                + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
@@ -146,56 +138,12 @@ def sink_factory():
         s.stop()
 
 
-class SmtpSink:
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        raw = envelope.original_content or envelope.content
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg, raw))
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1:port; can start later (a relay that is down, then up)."""
-
-    def __init__(self):
-        self.sink = SmtpSink()
-        self.port = free_port()
-        self.controller = None
-
-    def start(self):
-        from aiosmtpd.controller import Controller
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self):
-        with self.sink.lock:
-            return list(self.sink.messages)
-
-
 @pytest.fixture
 def smtp_factory():
-    servers = []
-
-    def make(start: bool = True) -> SmtpServer:
-        s = SmtpServer()
-        servers.append(s)
-        return s.start() if start else s
-
-    yield make
-    for s in servers:
-        s.stop()
+    """smtp_factory(start=True) -> a loopback SmtpRelay (tests/sinks.py)."""
+    relays = Relays()
+    yield relays
+    relays.stop_all()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import time
 
 import psycopg
 import pytest
-
 from bgjobs import worker
 
 
@@ -140,10 +139,10 @@ def test_smtp_down_then_up_each_message_exactly_once(sql, run, setting, queue, s
     second = run("deliver-notifications", sql("SELECT max(next_attempt_at) FROM notifications")[0][0])["results"]
     assert second["sent"] == 5
     assert run("deliver-notifications", later(sql, 120))["results"]["claimed"] == 0
-    message_ids = collections.Counter(m["Message-ID"] for _, _, m, _ in relay.messages)
+    message_ids = collections.Counter(m.message["Message-ID"] for m in relay.messages)
     assert message_ids == collections.Counter({f"<bgjobs-{i}@localhost>": 1 for i in ids})
-    assert all(rcpt == ["ops@example.com"] for _, rcpt, _, _ in relay.messages)
-    assert all(max(raw) < 128 for _, _, _, raw in relay.messages)          # 7-bit clean bodies
+    assert all(m.rcpt_tos == ["ops@example.com"] for m in relay.messages)
+    assert all(max(m.raw) < 128 for m in relay.messages)          # 7-bit clean bodies
 
 
 # ------------------------------------------------------------------ two deliverers racing

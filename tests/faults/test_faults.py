@@ -17,11 +17,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from bgjobs import doctor, sandbox
 from bgjobs import worker as wk
 
-from .cluster import add_test_job, as_runner, cluster, fresh_db, knobs, point_alerts_at, smtp_sink, wait_for  # noqa: F401
+from .cluster import (  # noqa: F401
+    add_test_job,
+    as_runner,
+    cluster,
+    fresh_db,
+    knobs,
+    point_alerts_at,
+    smtp_sink,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +141,7 @@ def test_three_failures_then_a_recovery_exact_messages(fresh_db, httpserver, smt
     slack = [json.loads(req.get_data(as_text=True))["text"] for req, _ in httpserver.log]
     assert [t[:len(e)] for t, e in zip(slack, expected)] == expected and len(slack) == len(expected)
     assert len(smtp_sink.messages) == len(expected)
-    subjects = [m["Subject"] for m in smtp_sink.messages]
+    subjects = [m.message["Subject"] for m in smtp_sink.messages]
     assert subjects[0] == "ALERT: Job Failed - sleepy" and subjects[-1].startswith("[RESOLVED] bgjobs: sleepy")
 
 

@@ -3,70 +3,18 @@ helpers to run jobs as of a moment and to point delivery at the sinks."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
-import socket
-import threading
 
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SmtpSink:
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1:port; can start later (a relay that is down, then up)."""
-
-    def __init__(self, port: int | None = None):
-        self.sink = SmtpSink()
-        self.port = port or free_port()
-        self.controller = None
-
-    def start(self):
-        from aiosmtpd.controller import Controller
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self):
-        with self.sink.lock:
-            return list(self.sink.messages)
+from sinks import Relays, SmtpRelay
 
 
 @pytest.fixture
 def smtp_factory():
-    servers = []
-
-    def make(start: bool = True) -> SmtpServer:
-        s = SmtpServer()
-        servers.append(s)
-        return s.start() if start else s
-
-    yield make
-    for s in servers:
-        s.stop()
+    """smtp_factory(start=True) -> a loopback SmtpRelay (tests/sinks.py)."""
+    relays = Relays()
+    yield relays
+    relays.stop_all()
 
 
 @pytest.fixture
@@ -90,7 +38,7 @@ def run(sql):
 @pytest.fixture
 def configure(sql):
     """Point delivery at the sinks: configure(slack=url, smtp=server, email_to=..., **settings)."""
-    def go(slack: str | None = None, smtp: SmtpServer | None = None, email_to: str | None = None, **settings):
+    def go(slack: str | None = None, smtp: SmtpRelay | None = None, email_to: str | None = None, **settings):
         if slack is not None:
             sql("SELECT set_secret('SLACK_WEBHOOK_URL', %s)", slack)
         values = dict(settings)

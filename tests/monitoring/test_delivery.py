@@ -54,7 +54,7 @@ VALUES (
     assert body["text"] == "🚨 Job Failed: update-installment-statuses"
     section = body["blocks"][0]["text"]["text"]
     assert "*Error:* TEST ALERT - Please ignore this simulated failure" in section and "*Time:* " in section
-    [(mail_from, rcpts, msg)] = smtp.messages
+    [(_, mail_from, rcpts, msg, _, _)] = smtp.messages
     assert rcpts == ["oncall@example.com"]
     assert msg["Subject"] == "ALERT: Job Failed - update-installment-statuses"
     assert "TEST ALERT - Please ignore this simulated failure" in msg.get_body(("plain",)).get_content()
@@ -84,7 +84,7 @@ def test_seed_test2_simulated_missed_execution(sql, run, configure, httpserver, 
     texts = [json.dumps(b, ensure_ascii=False) for b in slack_bodies(httpserver)]
     [text] = [t for t in texts if "update-installment-statuses" in t]
     assert "[CRITICAL]" in text and "missed run" in text and "26.0 hours" in text
-    mails = [m for _, _, m in smtp.messages if "update-installment-statuses" in m["Subject"]]
+    mails = [m.message for m in smtp.messages if "update-installment-statuses" in m.message["Subject"]]
     assert len(mails) == 1 and "has not run for 26.0 hours" in mails[0].get_body(("plain",)).get_content()
 
 
@@ -152,7 +152,7 @@ def test_email_recipient_with_a_comma_in_its_name_gets_one_message(sql, run, con
     queue(sql, "email", '"Doe, Jane" <jane@example.com>')
     queue(sql, "email", "a@example.com, b@example.com")
     assert run("deliver-notifications")["results"]["sent"] == 2
-    assert sorted(r for _, rcpts, _ in smtp.messages for r in rcpts) == \
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == \
         ["a@example.com", "b@example.com", "jane@example.com"]
 
 
@@ -190,7 +190,7 @@ def test_smtp_down_then_up_loses_nothing(sql, run, configure, smtp_factory):
     later = sql("SELECT max(next_attempt_at) FROM notifications")[0][0]
     r2 = run("deliver-notifications", later)
     assert r2["results"]["sent"] == 3
-    assert len(relay.messages) == 3 and all(r == ["a@example.com"] for _, r, _ in relay.messages)
+    assert len(relay.messages) == 3 and all(m.rcpt_tos == ["a@example.com"] for m in relay.messages)
     assert [(s, a) for s, a, _ in status(sql)] == [("sent", 1), ("sent", 1), ("sent", 2)] or \
         sorted(a for _, a, _ in status(sql)) == [1, 1, 2]
 

@@ -11,12 +11,11 @@ would have returned, so that nothing visibly breaks (a stealthy attacker)."""
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 
 import psycopg
 import pytest
 from psycopg import sql as pgsql
+from sinks import SmtpRelay
 
 ATTACKER = "attacker"
 NUMERIC_TYPES = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
@@ -257,41 +256,12 @@ def run_everything(dsn: str, scheduled_entry: bool = True) -> list[str]:
     return errors
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SmtpSink:
-    """aiosmtpd on 127.0.0.1: a relay that accepts every message (delivery succeeds)."""
-
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        self.messages: list = []
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                with sink.lock:
-                    sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos)))
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def close(self) -> None:
-        self.controller.stop()
-
-
 @pytest.fixture
 def smtp_sink():
-    s = SmtpSink()
-    yield s
-    s.close()
+    """A loopback relay that accepts every message (delivery succeeds)."""
+    relay = SmtpRelay().start()
+    yield relay
+    relay.stop()
 
 
 def load_demo_data(dsn: str) -> None:

@@ -15,14 +15,20 @@ from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-
 from bgjobs import install as inst
 from bgjobs import sandbox
 from bgjobs.errors import BgjobsError
 from bgjobs.settings import parse
+from sinks import SmtpRelay
 
-from .conftest import (ATTACKER, SmtpSink, drop_attacker, hostile_dsn, load_demo_data, make_attacker,
-                       run_everything)
+from .conftest import (
+    ATTACKER,
+    drop_attacker,
+    hostile_dsn,
+    load_demo_data,
+    make_attacker,
+    run_everything,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +102,7 @@ def cron_attack(attack_server, attack_cron_conn):
         c.execute(f'CREATE DATABASE "{name}"')
         c.execute(f"CREATE ROLE {ATTACKER} LOGIN NOSUPERUSER PASSWORD 'pw'")
     planted_dbs: list[str] = []
-    sink = SmtpSink()
+    sink = SmtpRelay().start()
     try:
         settings = parse({"smtp_host": "127.0.0.1", "smtp_port": sink.port, "alert_email_to": "ops@example.com",
                           "jobs": {j: {"schedule": "* * * * *"} for j in EVERY_MINUTE}})
@@ -116,7 +122,7 @@ def cron_attack(attack_server, attack_cron_conn):
             _wait_for_cron_runs(dsn, after, round_name, state)
         yield state
     finally:
-        sink.close()
+        sink.stop()
         with psycopg.connect(pg_server.dsn(pg_server.cron_db), autocommit=True) as c:
             for (jobid,) in c.execute("SELECT jobid FROM cron.job WHERE database = %s", (name,)).fetchall():
                 c.execute("SELECT cron.unschedule(%s::bigint)", (jobid,))

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from bgjobs import install as inst
 from bgjobs.settings import Settings
 
-from .conftest import ARITHMETIC, COMPARISON, NUMERIC_TYPES, hostile_dsn, load_demo_data, run_everything
+from .conftest import (
+    ARITHMETIC,
+    COMPARISON,
+    NUMERIC_TYPES,
+    hostile_dsn,
+    load_demo_data,
+    run_everything,
+)
 
 PLANTED_IN_VIEWS = """
     SELECT DISTINCT c.relname::text, d.refobjid::regoperator::text

@@ -9,10 +9,9 @@ import uuid
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
 from bgjobs import install as inst
 from bgjobs.settings import Settings
+from psycopg.conninfo import make_conninfo
 
 SECRET_COMMAND = "SELECT 'SECRET-XYZ'"
 OTHER_APP_JOB = "other-app-nightly"

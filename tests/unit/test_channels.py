@@ -477,7 +477,7 @@ def test_smtp_mail_arrives(smtp_server):
     with Sender(smtp_config(smtp_server)) as sender:
         outcome = sender.send("email", "oncall@firm.test", message)
     assert outcome.ok and not outcome.error
-    (peer, mail_from, rcpt_tos, mail), = smtp_server.sink.messages
+    (peer, mail_from, rcpt_tos, mail, _, _), = smtp_server.messages
     assert mail_from == "alerts@bgjobs.test" and rcpt_tos == ["oncall@firm.test"]
     assert mail["Subject"] == "ALERT: Job Failed - update-installment-statuses"
     assert mail["From"] == "alerts@bgjobs.test" and mail["To"] == "oncall@firm.test"
@@ -491,7 +491,7 @@ def test_smtp_several_mails_over_one_connection(smtp_server):
         outcomes = [sender.send("email", f"user{i}@firm.test", render("x", {"i": i}))
                     for i in range(5)]
     assert all(o.ok for o in outcomes)
-    messages = smtp_server.sink.messages
+    messages = smtp_server.messages
     assert [m[2] for m in messages] == [[f"user{i}@firm.test"] for i in range(5)]
     assert len({m[0] for m in messages}) == 1  # one client address:port, one session
 
@@ -501,7 +501,7 @@ def test_smtp_reconnects_once_when_the_server_dropped_the_connection(smtp_server
         assert sender.send("email", "a@firm.test", render("x", {})).ok
         smtp_server.restart()
         assert sender.send("email", "b@firm.test", render("x", {})).ok
-    peers = [m[0] for m in smtp_server.sink.messages]
+    peers = [m[0] for m in smtp_server.messages]
     assert len(peers) == 2 and peers[0] != peers[1]
 
 
@@ -509,12 +509,12 @@ def test_smtp_default_recipient_and_multiple_recipients(smtp_server):
     config = smtp_config(smtp_server, alert_email_to="ops@firm.test, dba@firm.test")
     with Sender(config) as sender:
         assert sender.send("email", "", render("x", {})).ok
-    assert smtp_server.sink.messages[0][2] == ["ops@firm.test", "dba@firm.test"]
+    assert smtp_server.messages[0][2] == ["ops@firm.test", "dba@firm.test"]
 
 
 def test_smtp_550_recipient_is_permanent_and_session_survives(smtp_server):
-    smtp_server.sink.refuse["gone@firm.test"] = "550 5.1.1 No such user"
-    smtp_server.sink.refuse["busy@firm.test"] = "451 4.3.0 Try again later"
+    smtp_server.refuse["gone@firm.test"] = "550 5.1.1 No such user"
+    smtp_server.refuse["busy@firm.test"] = "451 4.3.0 Try again later"
     with Sender(smtp_config(smtp_server)) as sender:
         gone = sender.send("email", "gone@firm.test", render("x", {}))
         busy = sender.send("email", "busy@firm.test", render("x", {}))
@@ -523,7 +523,7 @@ def test_smtp_550_recipient_is_permanent_and_session_survives(smtp_server):
     assert "No such user" in gone.error
     assert (busy.ok, busy.permanent, busy.status) == (False, False, 451)
     assert fine.ok
-    assert [m[2] for m in smtp_server.sink.messages] == [["fine@firm.test"]]
+    assert [m[2] for m in smtp_server.messages] == [["fine@firm.test"]]
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -549,7 +549,7 @@ def test_smtp_login_only_when_configured(make_smtp_server):
     assert (wrong.ok, wrong.permanent, wrong.status) == (False, True, 535)
     assert "wrong-pass" not in wrong.error
     assert (anonymous.ok, anonymous.permanent) == (False, True)  # 530 authentication required
-    assert len(server.sink.messages) == 1
+    assert len(server.messages) == 1
 
 
 def test_smtp_server_down_is_transient(closed_port):
@@ -721,7 +721,7 @@ def test_http_requests_carry_the_same_idempotency_key_on_every_try(httpserver):
 def test_the_email_message_id_is_the_idempotency_key(smtp_server):
     with Sender(smtp_config(smtp_server)) as sender:
         assert sender.send("email", "a@firm.test", render("x", {}), idempotency_key="bgjobs-7f3e").ok
-    assert smtp_server.sink.messages[0][3]["Message-ID"] == "<bgjobs-7f3e@bgjobs.test>"
+    assert smtp_server.messages[0][3]["Message-ID"] == "<bgjobs-7f3e@bgjobs.test>"
 
 
 # ------------------------------------------------------------- Slack limits and escaping
@@ -765,21 +765,14 @@ def test_slack_mrkdwn_from_names_is_inert():
 # ------------------------------------------------------------- SMTP bodies and recipients
 
 def test_smtp_bodies_are_7bit_clean_and_decode_back(smtp_server):
-    raw = []
-    original = smtp_server.sink.handle_DATA
-
-    async def keep_raw(server, session, envelope):
-        raw.append((envelope.original_content, list(envelope.mail_options)))
-        return await original(server, session, envelope)
-    smtp_server.sink.handle_DATA = keep_raw
     # short lines: the email package would otherwise send these as 8-bit
     message = render("job_failure", dict(FAILURE, error_message="Zeitüberschreitung — 🚨"))
     with Sender(smtp_config(smtp_server)) as sender:
         assert sender.send("email", "a@firm.test", message).ok
-    [(content, options)] = raw
-    assert max(content) < 128                                  # no 8-bit byte on the wire
-    assert not any(o.upper().startswith("BODY=8BITMIME") for o in options)
-    mail = smtp_server.sink.messages[0][3]
+    [sent] = smtp_server.messages
+    assert max(sent.raw) < 128                                 # no 8-bit byte on the wire
+    assert not any(o.upper().startswith("BODY=8BITMIME") for o in sent.mail_options)
+    mail = sent.message
     assert mail.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip("\n") == message["text"]
     assert "Zeitüberschreitung" in mail.get_body(("html",)).get_content()
 
@@ -792,7 +785,7 @@ def test_smtp_bodies_are_7bit_clean_and_decode_back(smtp_server):
 def test_recipients_are_rfc5322_address_lists(smtp_server, recipient, envelope, to_header):
     with Sender(smtp_config(smtp_server)) as sender:
         assert sender.send("email", recipient, render("x", {})).ok
-    [(_, _, rcpt_tos, mail)] = smtp_server.sink.messages
+    [(_, _, rcpt_tos, mail, _, _)] = smtp_server.messages
     assert rcpt_tos == envelope and mail["To"] == to_header
 
 
@@ -804,11 +797,11 @@ def test_a_malformed_recipient_list_is_refused_whole(smtp_server, recipient):
     assert (outcome.ok, outcome.permanent) == (False, True)
     assert outcome.error.startswith("email: recipient is not a valid address list")
     assert "firm.test" not in outcome.error
-    assert smtp_server.sink.messages == []
+    assert smtp_server.messages == []
 
 
 def test_smtp_errors_never_name_the_recipient(smtp_server):
-    smtp_server.sink.refuse["gone@firm.test"] = "550 5.1.1 <gone@firm.test>: No such user"
+    smtp_server.refuse["gone@firm.test"] = "550 5.1.1 <gone@firm.test>: No such user"
     with Sender(smtp_config(smtp_server)) as sender:
         outcome = sender.send("email", "Gone Person <gone@firm.test>", render("x", {}))
     assert outcome.permanent and outcome.status == 550
