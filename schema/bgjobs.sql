@@ -1488,6 +1488,7 @@ DECLARE
   v_notif  integer := 0;
   v_cron   integer;
   v_other  integer := 0;
+  v_watch  integer := 0;
   v_n      integer;
 BEGIN
   IF v_days_jobs > 0 THEN
@@ -1495,6 +1496,10 @@ BEGIN
      WHERE j.started_at < p_as_of - make_interval(days => v_days_jobs)
        AND j.status <> 'running';
     GET DIAGNOSTICS v_jobs = ROW_COUNT;
+    DELETE FROM bgjobs.watch_runs w
+     WHERE coalesce(w.started_at, w.finished_at) < p_as_of - make_interval(days => v_days_jobs)
+       AND w.status <> 'running';
+    GET DIAGNOSTICS v_watch = ROW_COUNT;
     DELETE FROM bgjobs.alert_state a
      WHERE a.state = 'ok' AND a.resolved_at < p_as_of - make_interval(days => v_days_jobs);
     GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -1532,12 +1537,12 @@ BEGIN
   v_other := v_other + v_n;
 
   RETURN jsonb_build_object(
-    'jobsLog', v_jobs, 'auditLog', v_audit, 'automationLogs', v_auto, 'notifications', v_notif,
+    'jobsLog', v_jobs, 'watchRuns', v_watch, 'auditLog', v_audit, 'automationLogs', v_auto, 'notifications', v_notif,
     'cronJobRunDetails', v_cron, 'other', v_other,
     'retentionDays', jsonb_build_object('jobs_log', v_days_jobs, 'audit_log', v_days_audit,
                                         'automation_logs', v_days_auto, 'notifications', v_days_notif,
                                         'cron_job_run_details', v_days_cron),
-    'recordsUpdated', v_jobs + v_audit + v_auto + v_notif + coalesce(v_cron, 0) + v_other);
+    'recordsUpdated', v_jobs + v_watch + v_audit + v_auto + v_notif + coalesce(v_cron, 0) + v_other);
 END;
 $$;
 
@@ -5056,7 +5061,7 @@ GRANT SELECT,DELETE ON TABLE bgjobs.silences TO bgjobs_runner;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.tenant_job_runs TO bgjobs_runner;
 
-GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_runner;
+GRANT SELECT,DELETE ON TABLE bgjobs.watch_runs TO bgjobs_runner;
 GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_admin;
 
 GRANT SELECT ON TABLE bgjobs.watched_jobs TO bgjobs_runner;

@@ -2,6 +2,7 @@
 -- per app_settings (operations guide: audit_log 90 days, automation_logs 180 days,
 -- cron.job_run_details 30 days):
 --   jobs_log (finished runs)           retention_days_jobs_log (90)     by started_at
+--   bgjobs.watch_runs (finished runs of monitor-only jobs) the same retention, by their time
 --   audit_log                          retention_days_audit_log (90)    by timestamp
 --   automation_logs                    retention_days_automation_logs (180) by executed_at
 --   bgjobs_app.automation_events       the same retention, by fired_at
@@ -31,6 +32,7 @@ DECLARE
   v_notif  integer := 0;
   v_cron   integer;
   v_other  integer := 0;
+  v_watch  integer := 0;
   v_n      integer;
 BEGIN
   IF v_days_jobs > 0 THEN
@@ -38,6 +40,10 @@ BEGIN
      WHERE j.started_at < p_as_of - make_interval(days => v_days_jobs)
        AND j.status <> 'running';
     GET DIAGNOSTICS v_jobs = ROW_COUNT;
+    DELETE FROM bgjobs.watch_runs w
+     WHERE coalesce(w.started_at, w.finished_at) < p_as_of - make_interval(days => v_days_jobs)
+       AND w.status <> 'running';
+    GET DIAGNOSTICS v_watch = ROW_COUNT;
     DELETE FROM bgjobs.alert_state a
      WHERE a.state = 'ok' AND a.resolved_at < p_as_of - make_interval(days => v_days_jobs);
     GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -75,12 +81,12 @@ BEGIN
   v_other := v_other + v_n;
 
   RETURN jsonb_build_object(
-    'jobsLog', v_jobs, 'auditLog', v_audit, 'automationLogs', v_auto, 'notifications', v_notif,
+    'jobsLog', v_jobs, 'watchRuns', v_watch, 'auditLog', v_audit, 'automationLogs', v_auto, 'notifications', v_notif,
     'cronJobRunDetails', v_cron, 'other', v_other,
     'retentionDays', jsonb_build_object('jobs_log', v_days_jobs, 'audit_log', v_days_audit,
                                         'automation_logs', v_days_auto, 'notifications', v_days_notif,
                                         'cron_job_run_details', v_days_cron),
-    'recordsUpdated', v_jobs + v_audit + v_auto + v_notif + coalesce(v_cron, 0) + v_other);
+    'recordsUpdated', v_jobs + v_watch + v_audit + v_auto + v_notif + coalesce(v_cron, 0) + v_other);
 END;
 $$;
 COMMENT ON FUNCTION bgjobs.job_purge_old_logs(timestamptz, uuid[]) IS

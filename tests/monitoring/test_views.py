@@ -153,6 +153,11 @@ def test_purge_old_logs_keeps_what_retention_says(sql, run):
     tenant = sql("INSERT INTO tenants (name) VALUES ('T') RETURNING id")[0][0]
     log_run(sql, "check-sla-and-overdue", now - timedelta(days=91))
     log_run(sql, "check-sla-and-overdue", now - timedelta(days=89))
+    # a monitor-only job's runs: an old finished one goes, a recent one and an open one stay
+    sql("INSERT INTO bgjobs.watch_runs (job_name, started_at, finished_at, status) VALUES "
+        "('etl', now() - interval '95 days', now() - interval '95 days', 'success'), "
+        "('etl', now() - interval '2 days', now() - interval '2 days', 'failed'), "
+        "('etl', now() - interval '93 days', NULL, 'running')")
     sql("INSERT INTO audit_log (action_type, \"timestamp\") VALUES ('x', now() - interval '91 days'), "
         "('x', now() - interval '1 day')")
     sql("INSERT INTO automation_logs (tenant_id, rule_name, status, executed_at) VALUES "
@@ -171,6 +176,8 @@ def test_purge_old_logs_keeps_what_retention_says(sql, run):
     r = run("purge-old-logs")["results"]
     assert (r["jobsLog"], r["auditLog"], r["automationLogs"], r["notifications"], r["cronJobRunDetails"]) == (1, 1, 1, 1, 1)
     assert sql("SELECT count(*) FROM jobs_log WHERE job_name = 'check-sla-and-overdue'") == [(1,)]
+    assert r["watchRuns"] == 1
+    assert sql("SELECT status FROM bgjobs.watch_runs ORDER BY started_at") == [("running",), ("failed",)]
     assert sql("SELECT dedupe_key FROM notifications ORDER BY 1") == [("b",), ("c",)]   # pending is never purged
     # only bgjobs_runner's old run: other applications' history stays (retention_cron_all_users off)
     assert sql("SELECT username FROM cron.job_run_details ORDER BY start_time") == [("other_app",), ("bgjobs_runner",)]
