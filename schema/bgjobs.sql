@@ -2051,6 +2051,7 @@ BEGIN
             v_tenant, v_local, CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END, v_interval,
             register_job.expected_duration, register_job.timeout, v_grace, now(), session_user);
     v_changed := true;
+    DELETE FROM bgjobs.unregistered_jobs u WHERE u.job_name = v_job;   -- registered again
   ELSE
     UPDATE bgjobs.job_registry AS r
        SET description = coalesce(register_job.description, ''), schedule = v_sched, tick = v_tick,
@@ -2273,6 +2274,8 @@ BEGIN
   DELETE FROM bgjobs.tenant_job_runs t WHERE t.job_name = v_job;
   DELETE FROM bgjobs.alert_state a WHERE a.subject = v_job;
   DELETE FROM public.job_heartbeats h WHERE h.job_name = v_job;
+  INSERT INTO bgjobs.unregistered_jobs AS u (job_name) VALUES (v_job)
+  ON CONFLICT ON CONSTRAINT unregistered_jobs_pkey DO UPDATE SET unregistered_at = now(), by_role = session_user;
   INSERT INTO public.audit_log (action_type, entity_type, details)
   VALUES ('job_unregistered', 'background_job',
           jsonb_build_object('job_name', v_job, 'pg_cron_job', v_cron, 'by', session_user));
@@ -4016,6 +4019,12 @@ CREATE TABLE bgjobs.tenant_job_runs (
     handled_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE bgjobs.unregistered_jobs (
+    job_name text NOT NULL,
+    unregistered_at timestamp with time zone DEFAULT now() NOT NULL,
+    by_role text DEFAULT SESSION_USER NOT NULL
+);
+
 CREATE TABLE bgjobs.watch_runs (
     id bigint NOT NULL,
     job_name text NOT NULL,
@@ -4515,6 +4524,9 @@ ALTER TABLE ONLY bgjobs.silences
 
 ALTER TABLE ONLY bgjobs.tenant_job_runs
     ADD CONSTRAINT tenant_job_runs_pkey PRIMARY KEY (tenant_id, job_name, local_date);
+
+ALTER TABLE ONLY bgjobs.unregistered_jobs
+    ADD CONSTRAINT unregistered_jobs_pkey PRIMARY KEY (job_name);
 
 ALTER TABLE ONLY bgjobs.watch_runs
     ADD CONSTRAINT watch_runs_pkey PRIMARY KEY (id);
@@ -5060,6 +5072,9 @@ GRANT SELECT ON TABLE bgjobs.silences TO bgjobs_admin;
 GRANT SELECT,DELETE ON TABLE bgjobs.silences TO bgjobs_runner;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs.tenant_job_runs TO bgjobs_runner;
+
+GRANT SELECT ON TABLE bgjobs.unregistered_jobs TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs.unregistered_jobs TO bgjobs_viewer;
 
 GRANT SELECT,DELETE ON TABLE bgjobs.watch_runs TO bgjobs_runner;
 GRANT SELECT ON TABLE bgjobs.watch_runs TO bgjobs_admin;

@@ -363,6 +363,28 @@ def test_reinstall_keeps_api_jobs_pauses_and_overrides(new_db, pg_server, cron_c
     assert not any(n.startswith(JOB) for n in cron_rows(cron_conn, name))
 
 
+def test_an_unregistered_shipped_job_stays_unregistered_until_named_again(new_db, pg_server, cron_conn, tmp_path):
+    name = new_db()
+    dsn = pg_server.dsn(name)
+    bgjobs("install", "--dsn", dsn, check=True)
+    bgjobs("jobs", "remove", "analytics-snapshot", "--dsn", dsn, check=True)
+    assert not any(n.startswith("analytics-snapshot") for n in cron_rows(cron_conn, name))
+    out = bgjobs("install", "--dsn", dsn, check=True).stdout
+    assert "0 change(s)" in out.splitlines()[-1], out
+    assert not any(n.startswith("analytics-snapshot") for n in cron_rows(cron_conn, name))
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM bgjobs.job_registry WHERE job_name = 'analytics-snapshot'").fetchone() == (0,)
+        assert c.execute("SELECT count(*) FROM bgjobs.unregistered_jobs").fetchone() == (1,)
+    # the settings file names it: it is registered again, with its pg_cron schedule
+    settings = tmp_path / "s.toml"
+    settings.write_text('[jobs."analytics-snapshot"]\nenabled = true\n')
+    out = bgjobs("install", "--dsn", dsn, "--settings", str(settings), check=True).stdout
+    assert "1 registry change(s)" in out and "pg_cron create: analytics-snapshot" in out, out
+    assert any(n.startswith("analytics-snapshot") for n in cron_rows(cron_conn, name))
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM bgjobs.unregistered_jobs").fetchone() == (0,)
+
+
 def test_settings_file_declares_a_job_of_your_own(new_db, pg_server, cron_conn, tmp_path):
     name = new_db()
     dsn = pg_server.dsn(name)

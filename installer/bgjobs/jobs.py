@@ -5,6 +5,8 @@ Every job, shipped or a DBA's own, is registered by the SQL function bgjobs.regi
 registered and for the jobs the settings file declares or overrides; nothing else writes
 the registry.  A registered row is the DBA's from then on: re-running install leaves it
 (its pauses and API overrides included) as it is, unless the settings file names the job.
+A shipped job a DBA unregistered stays unregistered (bgjobs.unregistered_jobs) until the
+settings file names it or it is registered again.
 """
 
 from __future__ import annotations
@@ -91,10 +93,19 @@ def existing(conn) -> dict[str, dict]:
     return {r["job_name"]: r for r in cur.execute("SELECT * FROM bgjobs.job_registry")}
 
 
+def unregistered(conn) -> dict[str, object]:
+    """Jobs a DBA unregistered (bgjobs.unregistered_jobs): name -> when."""
+    if conn.execute("SELECT to_regclass('bgjobs.unregistered_jobs')").fetchone()[0] is None:
+        return {}
+    return dict(conn.execute("SELECT job_name, unregistered_at FROM bgjobs.unregistered_jobs").fetchall())
+
+
 def planned(conn, settings, plpython: bool) -> list[Registration]:
-    """The registrations an install makes: each shipped job not registered yet, and each job
-    the settings file declares or overrides where that changes its row."""
+    """The registrations an install makes: each shipped job not registered yet (unless a DBA
+    unregistered it and the settings file does not name it), and each job the settings file
+    declares or overrides where that changes its row."""
     rows = existing(conn)
+    gone = unregistered(conn)
     out: list[Registration] = []
     for job in JOBS:
         ov = settings.jobs.get(job.name, {})
@@ -102,6 +113,8 @@ def planned(conn, settings, plpython: bool) -> list[Registration]:
         if job.needs_plpython and not plpython:
             enabled = False
         row = rows.get(job.name)
+        if row is None and job.name in gone and job.name not in settings.jobs:
+            continue                      # the DBA's unregister_job stands
         if row is None:
             out.append(Registration(job.name, with_settings(shipped_args(job), ov), "add", job.cron_name,
                                     job.enabled if enabled is None else enabled, ov.get("stale_after")))

@@ -175,6 +175,7 @@ BEGIN
             v_tenant, v_local, CASE WHEN v_tenant THEN 'tenant' ELSE v_tz END, v_interval,
             register_job.expected_duration, register_job.timeout, v_grace, now(), session_user);
     v_changed := true;
+    DELETE FROM bgjobs.unregistered_jobs u WHERE u.job_name = v_job;   -- registered again
   ELSE
     UPDATE bgjobs.job_registry AS r
        SET description = coalesce(register_job.description, ''), schedule = v_sched, tick = v_tick,

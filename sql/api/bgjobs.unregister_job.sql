@@ -1,6 +1,7 @@
 -- bgjobs.unregister_job(job_name): removes a job and its pg_cron schedule.  Its history
 -- (jobs_log, audit_log) stays; its scheduling marks, heartbeat and alert state go, so
--- nothing keeps alerting about a job that no longer exists.  When pg_cron lives in another
+-- nothing keeps alerting about a job that no longer exists.  The name is recorded in
+-- bgjobs.unregistered_jobs, so that a later install does not register a shipped job again.  When pg_cron lives in another
 -- database the pg_cron job is left for `bgjobs jobs remove` (which calls this) to
 -- unschedule there, and a NOTICE says so.  An unknown name raises, naming it.
 -- SECURITY DEFINER (owned by the installing role, which owns the registry): bgjobs_admin
@@ -31,6 +32,8 @@ BEGIN
   DELETE FROM bgjobs.tenant_job_runs t WHERE t.job_name = v_job;
   DELETE FROM bgjobs.alert_state a WHERE a.subject = v_job;
   DELETE FROM public.job_heartbeats h WHERE h.job_name = v_job;
+  INSERT INTO bgjobs.unregistered_jobs AS u (job_name) VALUES (v_job)
+  ON CONFLICT ON CONSTRAINT unregistered_jobs_pkey DO UPDATE SET unregistered_at = now(), by_role = session_user;
   INSERT INTO public.audit_log (action_type, entity_type, details)
   VALUES ('job_unregistered', 'background_job',
           jsonb_build_object('job_name', v_job, 'pg_cron_job', v_cron, 'by', session_user));
