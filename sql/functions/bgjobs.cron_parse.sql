@@ -80,7 +80,13 @@ BEGIN
   WHILE v_err IS NULL AND i < 5 LOOP
     i := i + 1;
     v_mask := 0;
-    FOREACH v_item IN ARRAY string_to_array(v_fields[i], ',') LOOP
+    -- the common forms without the general walk: '*', '*/n', a number
+    IF v_fields[i] = '*' THEN
+      v_mask := (1::bigint << (v_high[i] + 1)) - (1::bigint << v_low[i]);
+    ELSIF v_fields[i] ~ '^[0-9]{1,2}$' AND v_fields[i]::integer BETWEEN v_low[i] AND v_high[i] THEN
+      v_mask := 1::bigint << v_fields[i]::integer;
+    END IF;
+    FOREACH v_item IN ARRAY CASE WHEN v_mask = 0 THEN string_to_array(v_fields[i], ',') ELSE '{}'::text[] END LOOP
       v_repr := CASE WHEN strpos(v_item, '''') > 0 AND strpos(v_item, '"') = 0 THEN '"' || v_item || '"'
                      ELSE '''' || replace(v_item, '''', '\''') || '''' END;
       v_pos := strpos(v_item, '/');
@@ -142,9 +148,13 @@ BEGIN
         v_err := format('%s field: range %s runs backwards', v_names[i], v_repr);
         EXIT;
       END IF;
-      FOR v IN v_start::integer .. v_stop::integer BY v_step::integer LOOP
-        v_mask := v_mask | (1::bigint << v);
-      END LOOP;
+      IF v_step = 1 THEN
+        v_mask := v_mask | ((2::bigint << v_stop::integer) - (1::bigint << v_start::integer));
+      ELSE
+        FOR v IN v_start::integer .. v_stop::integer BY v_step::integer LOOP
+          v_mask := v_mask | (1::bigint << v);
+        END LOOP;
+      END IF;
     END LOOP;
     CASE i
       WHEN 1 THEN minutes := v_mask;
