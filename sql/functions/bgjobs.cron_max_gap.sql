@@ -29,9 +29,6 @@ DECLARE
   v_matched  integer := 0;
   v_fire     timestamptz;
   v_every    boolean;
-  v_off      interval;
-  v_new      interval;
-  v_at       timestamptz;
   v_change   timestamptz;
   v_changes  timestamptz[] := '{}';
   v_reach    interval;
@@ -52,20 +49,32 @@ BEGIN
   v_fire := bgjobs.cron_fire(p_schedule, v_zone, v_start, false);
   PERFORM pg_catalog.set_config('TimeZone', v_zone, true);
 
-  -- the times of a day, and the gaps between them
+  -- the times of a day (every matching hour at every matching minute), and the gaps between
+  -- them: between two minutes of an hour, and from an hour's last minute to the next's first
+  FOR m IN 0 .. 59 LOOP
+    CONTINUE WHEN (c.minutes >> m) & 1 = 0;
+    IF v_last IS NOT NULL THEN
+      v_best := greatest(v_best, m - v_last);
+    END IF;
+    v_first := coalesce(v_first, m);
+    v_last := m;
+    v_count := v_count + 1;
+  END LOOP;
+  v_prev_t := NULL;
+  k := 0;
   FOR h IN 0 .. 23 LOOP
     CONTINUE WHEN (c.hours >> h) & 1 = 0;
-    FOR m IN 0 .. 59 LOOP
-      CONTINUE WHEN (c.minutes >> m) & 1 = 0;
-      IF v_prev_t IS NOT NULL THEN
-        v_best := greatest(v_best, h * 60 + m - v_prev_t);
-      END IF;
-      v_first := coalesce(v_first, h * 60 + m);
-      v_last := h * 60 + m;
-      v_prev_t := h * 60 + m;
-      v_count := v_count + 1;
-    END LOOP;
+    IF v_prev_t IS NOT NULL THEN
+      v_best := greatest(v_best, (h - v_prev_t) * 60 + v_first - v_last);
+    ELSIF k = 0 THEN
+      m := h;                         -- the first hour
+    END IF;
+    v_prev_t := h;
+    k := k + 1;
   END LOOP;
+  v_count := v_count * k;
+  v_first := m * 60 + v_first;        -- the first time of the day
+  v_last := v_prev_t * 60 + v_last;   -- the last
   v_every := c.months = 8190
              AND CASE WHEN c.and_days THEN c.doms = 4294967294 AND c.dows = 127
                       ELSE c.doms = 4294967294 OR c.dows = 127 END;
@@ -108,15 +117,16 @@ BEGIN
   v_gap := make_interval(mins => v_best);
 
   -- around each UTC offset change within 400 days: the real gaps between the fires
-  v_off := v_start::timestamp - (v_start AT TIME ZONE 'UTC');
-  FOR k IN 1 .. 400 LOOP
-    v_at := v_start + make_interval(hours => 24 * k);
-    v_new := v_at::timestamp - (v_at AT TIME ZONE 'UTC');
-    IF v_new <> v_off THEN
-      v_changes := v_changes || v_at;
-    END IF;
-    v_off := v_new;
-  END LOOP;
+  -- (a day's precision: the offset at each 24 hours from now, as the module samples it)
+  IF v_zone <> 'UTC' THEN
+    SELECT coalesce(array_agg(o.at ORDER BY o.k), '{}') INTO v_changes
+      FROM (SELECT a.k, a.at, a.off, lag(a.off) OVER (ORDER BY a.k) AS before
+              FROM (SELECT g.k, v_start + make_interval(hours => 24 * g.k) AS at,
+                           (v_start + make_interval(hours => 24 * g.k))::timestamp
+                           - ((v_start + make_interval(hours => 24 * g.k)) AT TIME ZONE 'UTC') AS off
+                      FROM generate_series(0, 400) g(k)) a) o
+     WHERE o.before <> o.off;
+  END IF;
   FOREACH v_change IN ARRAY v_changes LOOP
     v_local := date_trunc('day', v_change::timestamp);
     v_spread := greatest(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
