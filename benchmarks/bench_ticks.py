@@ -21,7 +21,12 @@
    session (round trip included), and as pg_cron's libpq mode does it, a new connection per
    tick (connect as bgjobs_runner, CALL, close).  Target: < 50 ms.
 
-    .venv/bin/python benchmarks/bench_ticks.py [--dsn SUPERUSER_DSN] [--only replay|registry]
+3. With --ab REV (only this part): part 2's new-connection ticks for the code at REV
+   (installed from `git archive REV` in a subprocess) and for this checkout, each in a
+   database of its own with the same registry, ticked alternately so that both see the same
+   load; plus a bare new connection and one whose only statement is one bgjobs.cron_prev.
+
+    .venv/bin/python benchmarks/bench_ticks.py [--dsn SUPERUSER_DSN] [--only replay|registry] [--ab REV]
         [--out benchmarks/RESULTS-runtime.md]
 
 Without --dsn it starts its own sandbox cluster in /tmp.  A dated section is appended to
@@ -33,8 +38,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
+import subprocess
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -184,9 +192,9 @@ REG_ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmand
              "Europe/London", "America/Los_Angeles"]
 
 
-def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
-    r: dict = {"load_before": load()}
-    dsn = new_db(base, "bench_ticks_registry")
+def populate(dsn: str, n_utc: int, n_zoned: int) -> dict:
+    """The registry the tick figures are taken in: n_utc + n_zoned jobs with history."""
+    r: dict = {}
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("CREATE FUNCTION public.bench_noop() RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$")
         c.execute("GRANT EXECUTE ON FUNCTION public.bench_noop() TO bgjobs_runner")
@@ -240,6 +248,13 @@ def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
         r["jobs_log"] = c.execute("SELECT count(*) FROM public.jobs_log").fetchone()[0]
         r["job_slots"] = c.execute("SELECT count(*) FROM bgjobs.job_slots").fetchone()[0]
         c.execute("SELECT bgjobs.pause_job('bench-utc-00001')")
+    return r
+
+
+def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
+    r: dict = {"load_before": load()}
+    dsn = new_db(base, "bench_ticks_registry")
+    r.update(populate(dsn, n_utc, n_zoned))
 
     zj, uj, pj = "bench-zoned-00000", "bench-utc-00000", "bench-utc-00001"
     # 08:00 Asia/Kolkata = 02:30 UTC: a due tick at 02:30 of a new day, idle ticks later that day
@@ -269,7 +284,7 @@ def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
                 "'" + job + "'", "'" + name + "'"))
             return statistics.median(x for (x,) in c.execute("SELECT ms FROM _t WHERE case_name = %s", (name,)))
 
-        # warm the backend once (first PL/Python call loads the module), as the other two ways do not
+        # warm the backend once (the first call compiles the schedule math), as the other two ways do not
         c.execute("SELECT bgjobs.cron_prev('* * * * *', 'UTC', now())")
         s = slots(repeats)
         cases[("zoned, due", "server")] = inserver("zd", zj, s)
@@ -334,10 +349,108 @@ def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
     return r
 
 
+# ------------------------------------------------------------------ 3. before / after
+
+AB_CASES = ("zoned, due", "zoned, nothing due", "UTC, due", "UTC, paused", "bare connection", "one cron_prev")
+
+
+def ab(base: str, rev: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
+    """The new-connection ticks of part 2 with the code at `rev` (before) and this checkout
+    (after), each in a database of its own with the same registry, interleaved tick by tick
+    (the order swapped every round), so that both see the same load."""
+    r: dict = {"rev": rev, "load_before": load()}
+    code = tempfile.mkdtemp(prefix="bench-ticks-rev-")
+    try:
+        top = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        archive = subprocess.run(["git", "-C", top, "archive", rev], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", code], input=archive, check=True)
+        if not Path(code, "installer", "bgjobs", "install.py").is_file():
+            raise SystemExit(f"no installer in {rev}")
+        dsns = {}
+        for side in ("before", "after"):
+            name = f"bench_ticks_ab_{side}"
+            if side == "after":
+                dsns[side] = new_db(base, name)
+            else:
+                with psycopg.connect(base, autocommit=True) as c:
+                    c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    c.execute(f'CREATE DATABASE "{name}"')
+                dsns[side] = make_conninfo(base, dbname=name)
+                subprocess.run([sys.executable, "-c",
+                                "import sys\nfrom bgjobs import install\nfrom bgjobs.settings import Settings\n"
+                                "install.install(sys.argv[1], Settings(), schedule=False, report=lambda s: None)",
+                                dsns[side]], env={**os.environ, "PYTHONPATH": f"{code}/installer"}, check=True)
+            r[side] = populate(dsns[side], n_utc, n_zoned)
+    finally:
+        shutil.rmtree(code, ignore_errors=True)
+
+    zj, uj, pj = "bench-zoned-00000", "bench-utc-00000", "bench-utc-00001"
+    day0 = datetime(2026, 6, 1, 2, 30, tzinfo=UTC)
+    runner = dict(autocommit=True, options="-c role=bgjobs_runner")
+    lat = {(case, side): [] for case in AB_CASES for side in dsns}
+
+    def once(side, case, job=None, at=None):
+        t = time.perf_counter()
+        with psycopg.connect(dsns[side], **runner) as cc:
+            if case == "bare connection":
+                cc.execute("SELECT 1")
+            elif case == "one cron_prev":
+                cc.execute("SELECT bgjobs.cron_prev('0 8 * * *', 'Asia/Kolkata', now())")
+            else:
+                cc.execute("CALL bgjobs.run_scheduled_job(%s, %s)", (job, at))
+        lat[(case, side)].append((time.perf_counter() - t) * 1000)
+
+    for i in range(repeats):
+        day = day0 + timedelta(days=i)
+        for side in (("before", "after") if i % 2 == 0 else ("after", "before")):
+            once(side, "zoned, due", zj, day)
+            once(side, "zoned, nothing due", zj, day + timedelta(minutes=15))
+            once(side, "UTC, due", uj, day)
+            once(side, "UTC, paused", pj, None)
+            once(side, "bare connection")
+            once(side, "one cron_prev")
+    r["cases"] = {k: (statistics.median(v), max(v)) for k, v in lat.items()}
+    for side, dsn in dsns.items():
+        with psycopg.connect(dsn, autocommit=True) as c:
+            r[side]["runs"] = c.execute("SELECT count(*) FROM public.jobs_log WHERE as_of >= '2026-06-01' "
+                                        "AND as_of < '2026-10-01'").fetchone()[0]
+            r[side]["failed"] = c.execute("SELECT count(*) FROM public.jobs_log WHERE status <> 'success'").fetchone()[0]
+            r[side]["plpython_math"] = c.execute(
+                "SELECT count(*) FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+                "WHERE p.pronamespace = 'bgjobs'::regnamespace AND p.proname LIKE 'cron%%' "
+                "AND l.lanname = 'plpython3u'").fetchone()[0]
+        drop_db(base, f"bench_ticks_ab_{side}")
+    r["load_after"] = load()
+    return r
+
+
+def ab_report(meta: dict, r: dict, repeats: int) -> str:
+    L = [f"## A zoned tick on a new connection, before and after the SQL cron math "
+         f"({meta['when']:%Y-%m-%d %H:%M} UTC, `benchmarks/bench_ticks.py --ab {r['rev']}`)", "",
+         f"{os.cpu_count()} cores shared with other sessions, PostgreSQL {meta['server']}, sandbox cluster. "
+         f"Before: the code at `{r['rev']}` (schedule math in PL/Python: {r['before']['plpython_math']} "
+         f"PL/Python cron functions); after: checkout {meta['rev']} (its last change outside benchmarks/: "
+         f"{meta['code_rev']}; {r['after']['plpython_math']} PL/Python cron functions). Each in a database "
+         f"of its own with part 2's registry ({r['after']['registered']:,} jobs, {r['after']['zoned']:,} zoned; "
+         f"registered in {r['before']['register_s']:.1f} s before, {r['after']['register_s']:.1f} s after), "
+         f"ticked alternately, the order swapped every round: {repeats} rounds, each a new connection as "
+         f"bgjobs_runner per tick, as pg_cron's libpq mode. Median (max in brackets). Load average "
+         f"{r['load_before']} before, {r['load_after']} after. Runs recorded: before {r['before']['runs']}, "
+         f"after {r['after']['runs']} (2 x {repeats} due ticks each); failed runs "
+         f"{r['before']['failed']} / {r['after']['failed']}.", "",
+         f"| new connection, then | before (`{r['rev']}`) | after | target |", "| --- | --- | --- | --- |"]
+    for case in AB_CASES:
+        b, a = r["cases"][(case, "before")], r["cases"][(case, "after")]
+        target = "< 50 ms" if case not in ("bare connection", "one cron_prev") else ""
+        L.append(f"| {case} | {b[0]:.2f} ms ({b[1]:.1f}) | {a[0]:.2f} ms ({a[1]:.1f}) | {target} |")
+    return "\n".join(L) + "\n"
+
+
 # ----------------------------------------------------------------------------- report
 
 def report(meta: dict, rp: dict | None, rg: dict | None, repeats: int) -> str:
-    L = [f"## Issue 9's tick figures on main ({meta['when']:%Y-%m-%d %H:%M} UTC, `benchmarks/bench_ticks.py`)", "",
+    L = [f"## Issue 9's tick figures ({meta['rev']}, {meta['when']:%Y-%m-%d %H:%M} UTC, `benchmarks/bench_ticks.py`)", "",
          f"{os.cpu_count()} cores shared with other sessions, {platform.system()} {platform.release()}, "
          f"PostgreSQL {meta['server']}, sandbox cluster, checkout at {meta['rev']} (its last change outside benchmarks/: {meta['code_rev']}). Load average (1, 5, 15 min) "
          "given with each figure.", ""]
@@ -395,7 +508,8 @@ def report(meta: dict, rp: dict | None, rg: dict | None, repeats: int) -> str:
                      f"| {verdict} (warm); {fverdict} (new connection) |")
         L += ["", f"A bare new connection (connect, SELECT 1, close) takes {rg['bare_connect_ms']:.2f} ms median here; "
               f"a new connection whose only statement is one `bgjobs.cron_prev` call (the zoned tick's schedule "
-              f"math; the backend's first PL/Python call loads plpython3u and the schedule module) "
+              f"math, PL/pgSQL since the sqlcron branch: the backend compiles bgjobs.cron_fire and cron_parse on "
+              f"first use; before it, PL/Python, whose first call loaded plpython3u and the schedule module) "
               f"{rg['plpy_connect_ms']:.2f} ms. "
               f"Runs recorded by the timed ticks: zoned {rg['runs_zoned']} (3 x {repeats} due ticks), UTC "
               f"{rg['runs_utc']} (3 x {repeats}), paused {rg['runs_paused']}; failed runs {rg['failed']}.", ""]
@@ -410,6 +524,8 @@ def main() -> None:
     ap.add_argument("--zoned-jobs", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-runtime.md")))
+    ap.add_argument("--ab", metavar="REV", help="only part 3: the new-connection ticks of the code at REV "
+                    "and of this checkout, interleaved")
     args = ap.parse_args()
 
     def go(base):
@@ -418,6 +534,8 @@ def main() -> None:
         rev = os.popen(f"git -C {Path(__file__).resolve().parent} rev-parse --short HEAD").read().strip()
         code_rev = os.popen(f"git -C {Path(__file__).resolve().parent} log -1 --format=%h -- ':(top)' ':(top,exclude)benchmarks'").read().strip()
         meta = {"server": server, "rev": rev, "code_rev": code_rev, "when": datetime.now(UTC)}
+        if args.ab:
+            return ab_report(meta, ab(base, args.ab, args.utc_jobs, args.zoned_jobs, args.repeats), args.repeats)
         rp = replay(base) if args.only in (None, "replay") else None
         rg = registry(base, args.utc_jobs, args.zoned_jobs, args.repeats) if args.only in (None, "registry") else None
         return report(meta, rp, rg, args.repeats)

@@ -1,8 +1,12 @@
 """Schedule math for bgjobs: fire times of a cron expression in a time zone.
 
-Plain values in, plain values out, so the same module serves PL/Python (where the
-installer embeds it) and the ``bgjobs`` command line. Needs only the standard library
-(Python 3.9's zoneinfo), so the answers never depend on the server's third-party packages.
+The server does not run this module: its schedule math is PL/pgSQL
+(sql/functions/bgjobs.cron_parse.sql and bgjobs.cron_fire.sql, the same grammar, words and
+rules), so zoned jobs need no PL/Python and a new backend loads no Python. The ``bgjobs``
+command line keeps it to refuse a bad schedule or zone in a settings file before it
+connects (register_job checks again in the database), and the tests hold the SQL to it
+(tests/test_cron_math_db.py). Plain values in, plain values out; only the standard
+library (Python 3.9's zoneinfo).
 
 Cron grammar is pg_cron 1.4's (Vixie cron): five fields, numbers, ``*``, ranges,
 ``/step`` on a range or ``*``, lists, month and weekday names, weekday 0-7, and the

@@ -1,6 +1,8 @@
 """Cron math in the database: the reference vectors of tests/cron_vectors.json through
-bgjobs.cron_next and bgjobs.cron_prev (the PL/Python versions), whatever the session's
-DateStyle, IntervalStyle or TimeZone; NULL, never an error, where there is no answer; and
+bgjobs.cron_next and bgjobs.cron_prev (PL/pgSQL, bgjobs.cron_fire: no PL/Python), whatever
+the session's DateStyle, IntervalStyle or TimeZone; NULL, never an error, where there is no
+answer; the same answers, refusals and longest gaps as the plain Python module
+(plpython/bgjobs_schedule.py, which the command line keeps for settings files); and
 next_expected_run agreeing with the runs (due_tenants) on DST days.
 
 Timestamps go in and come out as integer microseconds since the epoch, so that neither
@@ -11,8 +13,12 @@ import json
 import uuid
 from pathlib import Path
 
+import random
+
 import psycopg
 import pytest
+
+from bgjobs import pymodules
 
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,8 +33,7 @@ def micros(text):
 
 @pytest.fixture(scope="module")
 def cron_db(pg_server, template_db):
-    """One database (bgjobs installed, with PL/Python) for the whole module: the vectors
-    only read."""
+    """One database (bgjobs installed) for the whole module: the vectors only read."""
     name = f"t_cron_{uuid.uuid4().hex[:10]}"
     with pg_server.admin() as c:
         c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
@@ -42,8 +47,6 @@ def cron_db(pg_server, template_db):
 @pytest.fixture(scope="module")
 def cconn(cron_db):
     with psycopg.connect(cron_db, autocommit=True) as c:
-        assert c.execute("SELECT bgjobs.cron_next('* * * * *', 'UTC', now()) IS NOT NULL").fetchone()[0], \
-            "the PL/Python cron math is not installed (the SQL fallback answers NULL)"
         yield c
 
 
@@ -127,15 +130,19 @@ def test_no_answer_is_null_not_an_error(cconn):
                          "= '2026-01-02 00:00+00'").fetchone()[0]
 
 
-def test_the_server_needs_no_croniter(cron_db):
-    """A session whose Python cannot import croniter (as on a server without
-    python3-croniter) gets the same answers: the module is loaded after the block."""
-    with psycopg.connect(cron_db, autocommit=True) as c:
-        c.execute("DO $py$\nimport sys\nsys.modules['croniter'] = None\n$py$ LANGUAGE plpython3u")
-        with pytest.raises(psycopg.Error, match="croniter"):
-            c.execute("DO $py$\nimport croniter\n$py$ LANGUAGE plpython3u")
-        v = next(v for v in VECTORS if v["id"] == "issue8-dom-step-10")
-        assert walk(c, v) == expected(v)
+def test_the_schedule_math_is_sql_not_pl_python(cconn):
+    """No routine of the schedule math is PL/Python, none calls one, and the module is not
+    embedded in the database: a zoned tick on a new connection loads no Python."""
+    rows = cconn.execute("""
+        SELECT p.oid::regprocedure::text, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         WHERE p.pronamespace = 'bgjobs'::regnamespace AND p.proname LIKE 'cron\\_%'
+         ORDER BY 1""").fetchall()
+    assert {name.split("(")[0] for name, _ in rows} >= {
+        "bgjobs.cron_parse", "bgjobs.cron_fire", "bgjobs.cron_next", "bgjobs.cron_prev",
+        "bgjobs.cron_check", "bgjobs.cron_max_gap"}
+    assert [name for name, lang in rows if lang not in ("sql", "plpgsql")] == []
+    assert cconn.execute("SELECT to_regprocedure('bgjobs.cron_fire_epoch(text,text,numeric,boolean)')").fetchone()[0] is None
+    assert cconn.execute("SELECT count(*) FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'").fetchone()[0] == 0
 
 
 def test_an_expression_refused_at_install_names_itself(cconn):
@@ -143,6 +150,91 @@ def test_an_expression_refused_at_install_names_itself(cconn):
         cconn.execute("SELECT bgjobs.cron_next('0 0 30 2 *', 'UTC', now())")
     with pytest.raises(psycopg.Error, match="unknown time zone 'Mars/Olympus'"):
         cconn.execute("SELECT bgjobs.cron_prev('* * * * *', 'Mars/Olympus', now())")
+
+
+# ------------------------------------------------ the same answers as the Python module
+
+sched = pymodules.schedule()
+INVALID = ["", "   ", "0 0 * * * *", "* * * *", "@reboot", "@every_minute", "@DAILY", "30 seconds",
+           "60 * * * *", "* 24 * * *", "0 0 0 * *", "0 0 * 13 *", "0 0 * * 8", "1/20 * * * *",
+           "*/0 * * * *", "5-1 * * * *", "0 0 L * *", "0 0 ? * *", "0 0 * * 1#2", "0 0 15W * *",
+           "1,,2 * * * *", "0 0 30 2 *", "0 0 31 4,6,9,11 *", "* * 5-1 * *", "1-1_0 * * * *",
+           "-1 * * * *", "* * * janu-jun *", "0-10/error * * * *", "2/ * * * *", "/2 * * * *",
+           "1//2 * * * *", "99999999999 * * * *", "* * * * 5L", "0 0 * foo *", "0 0 * * funday"]
+ZONES = ["Europe/Berlin", "europe/berlin", "Mars/Olympus", "UTC+3", "+05", "", "US/Eastern",
+         "EST5EDT", "GMT0", "Etc/GMT+3", "America/Argentina/Buenos_Aires", "America/../UTC"]
+
+
+@pytest.mark.parametrize("expr", INVALID)
+def test_refusals_have_the_modules_words(cconn, expr):
+    reason = cconn.execute("SELECT bgjobs.cron_check(%s, 'UTC')", (expr,)).fetchone()[0]
+    assert reason == (sched.validate_cron(expr) if expr.strip() else "invalid cron expression: it is empty")
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_zone_checks_have_the_modules_words(cconn, zone):
+    reason = cconn.execute("SELECT bgjobs.cron_check('0 8 * * *', %s)", (zone,)).fetchone()[0]
+    want = sched.validate_timezone(zone)
+    assert reason == (None if want is None else want + " (an IANA zone such as Europe/Berlin, or tenant)")
+
+
+MAX_GAP = [("* * * * *", "America/New_York"), ("*/15 * * * *", "Europe/Berlin"), ("0 */6 * * *", "UTC"),
+           ("0 2 * * *", "America/New_York"), ("0 8 * * *", "Europe/Berlin"), ("59 23 * * *", "America/Santiago"),
+           ("0 9 * * 1-5", "Europe/London"), ("0 0 1 * *", "UTC"), ("@yearly", "UTC"), ("0 0 29 2 *", "UTC"),
+           ("*/30 2 * * *", "America/New_York"), ("30 1 * * *", "Australia/Lord_Howe"),
+           ("0 0 29 2 */7", "UTC"), ("* 1-6 * * *", "Europe/Riga"), ("15 2 1 * sun", "Africa/Casablanca"),
+           ("0 8 * * *", "Asia/Kolkata")]
+
+
+@pytest.mark.parametrize("expr,zone", MAX_GAP)
+def test_longest_gap_is_the_modules(cconn, expr, zone):
+    now, gap = cconn.execute("SELECT now(), extract(epoch FROM bgjobs.cron_max_gap(%s, %s))::bigint",
+                             (expr, zone)).fetchone()
+    assert dt.timedelta(seconds=gap) == sched.max_gap(expr, zone, now)
+
+
+def test_random_expressions_agree_with_the_module(cconn):
+    """A seeded sample of expressions, zones (DST both hemispheres, midnight changes, a
+    skipped day) and instants near offset changes: next and previous fire both ways."""
+    rnd = random.Random(20261130)
+    zones = ["UTC", "Europe/Berlin", "America/New_York", "America/Santiago", "Australia/Lord_Howe",
+             "Africa/Casablanca", "Asia/Kolkata", "Pacific/Chatham", "America/St_Johns", "Pacific/Apia", "CET"]
+    changes = [dt.datetime(2026, 3, 29, 1, tzinfo=UTC), dt.datetime(2026, 10, 25, 1, tzinfo=UTC),
+               dt.datetime(2026, 3, 8, 7, tzinfo=UTC), dt.datetime(2026, 11, 1, 6, tzinfo=UTC),
+               dt.datetime(2026, 4, 5, 3, tzinfo=UTC), dt.datetime(2026, 9, 6, 4, tzinfo=UTC),
+               dt.datetime(2011, 12, 30, 10, tzinfo=UTC), dt.datetime(2026, 2, 15, 2, tzinfo=UTC)]
+
+    def field(lo, hi):
+        r = rnd.random()
+        if r < 0.3:
+            return "*"
+        if r < 0.45:
+            return f"*/{rnd.randint(1, hi)}"
+        if r < 0.6:
+            a = rnd.randint(lo, hi)
+            return f"{a}-{rnd.randint(a, hi)}" + (f"/{rnd.randint(1, 5)}" if rnd.random() < 0.3 else "")
+        if r < 0.8:
+            return ",".join(str(rnd.randint(lo, hi)) for _ in range(rnd.randint(1, 3)))
+        return str(rnd.randint(lo, hi))
+
+    cases = []
+    while len(cases) < 400:
+        if rnd.random() < 0.5:
+            expr = " ".join([field(0, 59), field(0, 23), field(1, 31), field(1, 12), field(0, 7)])
+        else:
+            expr = f"{rnd.choice(['0', '15', '30', '59', field(0, 59)])} {rnd.choice([str(rnd.randint(0, 23)), field(0, 23)])} * * *"
+        if sched.validate_cron(expr):
+            continue
+        at = rnd.choice(changes) + dt.timedelta(minutes=rnd.randint(-1500, 1500), seconds=rnd.choice([0, 0, 17]))
+        cases.append((expr, rnd.choice(zones), at))
+    wrong = []
+    for expr, zone, at in cases:
+        got = cconn.execute("SELECT bgjobs.cron_next(%s, %s, %s), bgjobs.cron_prev(%s, %s, %s)",
+                            (expr, zone, at, expr, zone, at)).fetchone()
+        want = (sched.next_fire(expr, zone, at), sched.prev_fire(expr, zone, at))
+        if got != want:
+            wrong.append((expr, zone, at, got, want))
+    assert wrong == []
 
 
 # ------------------------------------------------------------------- job_status, NEXT

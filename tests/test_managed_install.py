@@ -6,8 +6,10 @@ worker` delivers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -19,6 +21,7 @@ from bgjobs.settings import Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 OWNER, PASSWORD = "app_owner", "app-owner-pw"
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def readme_grants() -> list[str]:
@@ -98,3 +101,41 @@ def test_install_with_exactly_the_documented_grants_runs_every_job_and_the_worke
     report: list[str] = []
     assert doctor.run(owner_dsn(managed), report=report.append), "\n".join(report)
     assert not any(line.startswith("FAIL") for line in report), "\n".join(report)
+
+
+def test_a_zoned_job_runs_at_its_slot_without_pl_python(managed):
+    """The README's example job, 08:00 Europe/Berlin, on the managed-style install above (no
+    PL/Python function on the server): register_job takes the zone, pg_cron holds its
+    quarter-hour tick as bgjobs_runner, and the ticks pg_cron would make around a coming
+    08:00 in Berlin run it once, on the first tick at or after the slot, as of the slot;
+    next_expected_run then names the next day's 08:00."""
+    with psycopg.connect(owner_dsn(managed), autocommit=True) as own:
+        own.execute("CREATE FUNCTION public.berlin_report(as_of timestamptz) RETURNS jsonb "
+                    "LANGUAGE sql AS $$ SELECT jsonb_build_object('day', (as_of AT TIME ZONE 'Europe/Berlin')::date) $$")
+        own.execute("GRANT EXECUTE ON FUNCTION public.berlin_report(timestamptz) TO bgjobs_runner")
+        own.execute("SET ROLE bgjobs_admin")
+        own.execute("SELECT bgjobs.register_job('berlin-report', 'public.berlin_report', '0 8 * * *', 'Europe/Berlin')")
+        own.execute("RESET ROLE")
+        assert own.execute("SELECT tick, timezone FROM bgjobs.job_registry WHERE job_name = 'berlin-report'"
+                           ).fetchone() == ("*/15 * * * *", "Europe/Berlin")
+        # the first 08:00 in Berlin after registration (zoneinfo's, not the database's), and
+        # pg_cron's ticks from two hours before it to one after
+        now = own.execute("SELECT now()").fetchone()[0].astimezone(BERLIN)
+        day = now.date() + dt.timedelta(days=0 if now.time() < dt.time(8) else 1)
+        slot = dt.datetime.combine(day, dt.time(8), BERLIN).astimezone(dt.timezone.utc)
+        ticks = [t for (t,) in own.execute("SELECT generate_series(%s::timestamptz - interval '2 hours', "
+                                           "%s::timestamptz + interval '1 hour', interval '15 minutes')", (slot, slot))]
+    with psycopg.connect(managed.dsn_for(sandbox.DATABASE), autocommit=True) as su:
+        assert su.execute("SELECT schedule, username FROM cron.job WHERE jobname = 'berlin-report'"
+                          ).fetchone() == ("*/15 * * * *", "bgjobs_runner")
+        assert su.execute("SELECT count(*) FROM pg_proc WHERE prolang = "
+                          "(SELECT oid FROM pg_language WHERE lanname = 'plpython3u')").fetchone()[0] == 0
+        su.execute("SET ROLE bgjobs_runner")                    # as pg_cron runs it
+        for at in ticks:
+            su.execute("CALL bgjobs.run_scheduled_job('berlin-report', %s)", (at,))
+        su.execute("RESET ROLE")
+        runs = su.execute("SELECT as_of, status, results ->> 'day' FROM public.jobs_log "
+                          "WHERE job_name = 'berlin-report' ORDER BY as_of").fetchall()
+        assert runs == [(slot, "success", day.isoformat())]
+        assert su.execute("SELECT bgjobs.next_expected_run('berlin-report', %s::timestamptz + interval '1 minute') "
+                          "= (%s::date + 1 + time '08:00') AT TIME ZONE 'Europe/Berlin'", (slot, day)).fetchone()[0]

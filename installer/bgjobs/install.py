@@ -332,8 +332,15 @@ def expand_plpython(body: str, modules: dict[str, str]) -> str:
     return re.sub(r"^#bgjobs:import (\w+)\s*$", loader, body, flags=re.M)
 
 
+# Modules under plpython/ that the server does not run: the schedule math is SQL
+# (bgjobs.cron_fire); the command line keeps bgjobs_schedule to check a settings file
+# before it connects.
+CLIENT_ONLY_MODULES = frozenset({"bgjobs_schedule"})
+
+
 def _plpython_modules() -> dict[str, str]:
-    return {p.stem: p.read_text() for p in sorted(plpython_dir().glob("*.py")) if not p.name.startswith("_")}
+    return {p.stem: p.read_text() for p in sorted(plpython_dir().glob("*.py"))
+            if not p.name.startswith("_") and p.stem not in CLIENT_ONLY_MODULES}
 
 
 def _run_migrations(conn: psycopg.Connection, report: Report, adopt: bool = False) -> list[str]:
@@ -531,6 +538,8 @@ def _apply_objects(conn: psycopg.Connection, plan: Plan, settings: Settings, rep
                 "ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, sha256 = EXCLUDED.sha256, updated_at = now() "
                 "WHERE bgjobs.plpython_modules.sha256 <> EXCLUDED.sha256",
                 (name, source, hashlib.sha256(source.encode()).hexdigest()))
+        # a module an earlier release embedded and this one does not (bgjobs_schedule)
+        conn.execute("DELETE FROM bgjobs.plpython_modules WHERE name <> ALL(%s)", (list(_plpython_modules()),))
         views = []
         for path in plan.sql_files:
             text = path.read_text()

@@ -135,11 +135,6 @@ BEGIN
     v_interval := interval '1 day';
   ELSE
     IF v_tz <> 'UTC' THEN
-      IF bgjobs.cron_prev('* * * * *', 'UTC', now()) IS NULL THEN
-        RAISE EXCEPTION 'register_job: timezone % needs the schedule math of plpython3u, which this server lacks; use UTC or tenant',
-                        quote_literal(v_tz)
-          USING ERRCODE = 'feature_not_supported';
-      END IF;
       v_tick := bgjobs.zone_tick(v_sched);
     END IF;
     v_interval := coalesce(bgjobs.cron_max_gap(v_sched, v_tz), interval '1 day');

@@ -4,8 +4,8 @@
 -- the alert state like any job, on a missed check-in (none since the latest fire of the
 -- schedule in its zone that is more than grace ago), a failed check-in, a run started
 -- ('started') and never finished, and runs far too long or too short against the job's own
--- history.  grace NULL: half the schedule's interval, at least 1 minute, at most 1 hour (1
--- hour where the cron math is unavailable).  A bad name, expression, zone or grace raises
+-- history.  grace NULL: half the schedule's interval, at least 1 minute, at most 1 hour.
+-- A bad name, expression, zone or grace raises
 -- one error naming it and changes nothing.  Returns the job's row as jsonb.
 -- Admin only (EXECUTE granted to bgjobs_admin).  SECURITY DEFINER: bgjobs_admin has no
 -- write rights on bgjobs.watched_jobs; this checks every value before writing.
@@ -21,7 +21,6 @@ DECLARE
   v_sched text := btrim(regexp_replace(coalesce(watch_job.schedule, ''), '\s+', ' ', 'g'));
   v_zone  text := coalesce(nullif(btrim(watch_job.timezone), ''), 'UTC');
   v_grace interval := watch_job.grace;
-  v_math  boolean := to_regprocedure('bgjobs.cron_fire_epoch(text,text,numeric,boolean)') IS NOT NULL;
   v_prev  timestamptz;
   v_next  timestamptz;
   v_row   jsonb;
@@ -50,19 +49,17 @@ BEGIN
     RAISE EXCEPTION 'invalid cron expression "%" for job "%": 5 fields (minute hour day month weekday) or @daily, @hourly, ...',
       coalesce(watch_job.schedule, ''), v_name USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF v_math THEN
-    BEGIN
-      v_prev := bgjobs.cron_prev(v_sched, v_zone, now());
-      v_next := bgjobs.cron_next(v_sched, v_zone, now());
-    EXCEPTION WHEN others THEN
-      RAISE EXCEPTION 'invalid cron expression "%" for job "%": %', v_sched, v_name,
-        regexp_replace(SQLERRM, '^.*invalid cron expression ''[^'']*'': ', '')
-        USING ERRCODE = 'invalid_parameter_value';
-    END;
-    IF v_next IS NULL THEN
-      RAISE EXCEPTION 'invalid cron expression "%" for job "%": it never fires', v_sched, v_name
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+  BEGIN
+    v_prev := bgjobs.cron_prev(v_sched, v_zone, now());
+    v_next := bgjobs.cron_next(v_sched, v_zone, now());
+  EXCEPTION WHEN others THEN
+    RAISE EXCEPTION 'invalid cron expression "%" for job "%": %', v_sched, v_name,
+      regexp_replace(SQLERRM, '^.*invalid cron expression ''[^'']*'': ', '')
+      USING ERRCODE = 'invalid_parameter_value';
+  END;
+  IF v_next IS NULL THEN
+    RAISE EXCEPTION 'invalid cron expression "%" for job "%": it never fires', v_sched, v_name
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF v_grace IS NULL THEN
     v_grace := CASE WHEN v_prev IS NULL OR v_next IS NULL THEN interval '1 hour'

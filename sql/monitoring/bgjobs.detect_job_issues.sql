@@ -4,8 +4,8 @@
 -- started_at), so any moment can be replayed.  Rules (operations guide, monitoring seed):
 --  * missed_run (CRITICAL): no run since the latest fire of the job's own schedule (in its
 --    zone) that is more than `grace` before as_of; a job that never ran counts from its
---    registration.  Tenant-local jobs (and servers without plpython3u, where the cron math
---    is unavailable): no run for more than expected_interval + grace (daily: > 25 hours).
+--    registration.  Tenant-local jobs: no run for more than expected_interval + grace
+--    (daily: > 25 hours).
 --    This also catches runs pg_cron dropped while the server was down (it never logs them).
 --    A paused job is not judged; slots before its floor (bgjobs.slots_floor: registration,
 --    schedule change, end of a pause) are not expected.
