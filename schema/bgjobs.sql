@@ -527,45 +527,322 @@ END;
 $_$;
 
 CREATE FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) RETURNS text
-    LANGUAGE plpython3u STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-if 'bgjobs_mod:bgjobs_schedule:<sha256>' not in GD:
-    import sys as _sys, types as _types
-    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
-    _mod = _types.ModuleType('bgjobs_schedule')
-    _mod.__file__ = 'plpython/bgjobs_schedule.py'
-    exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
-    _sys.modules['bgjobs_schedule'] = _mod
-    GD['bgjobs_mod:bgjobs_schedule:<sha256>'] = _mod
-bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:<sha256>']
-if p_schedule is None or not p_schedule.strip():
-    return "invalid cron expression: it is empty"
-err = bgjobs_schedule.validate_cron(p_schedule)
-if err:
-    return err
-if p_timezone != "tenant":
-    err = bgjobs_schedule.validate_timezone(p_timezone)
-    if err:
-        return err + " (an IANA zone such as Europe/Berlin, or tenant)"
-return None
-$$;
+    SET "TimeZone" TO 'UTC'
+    AS $_$
+DECLARE
+  v_err  text;
+  v_real text;
+BEGIN
+  IF p_schedule IS NULL OR btrim(p_schedule) = '' THEN
+    RETURN 'invalid cron expression: it is empty';
+  END IF;
+  BEGIN
+    PERFORM bgjobs.cron_parse(p_schedule);
+  EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN SQLERRM;
+  END;
+  IF p_timezone IS DISTINCT FROM 'tenant' THEN
+    IF p_timezone IS NULL OR btrim(p_timezone) = '' THEN
+      v_err := 'time zone name is empty';
+    ELSIF p_timezone !~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$'
+          OR (p_timezone ~* '^[a-z]{3,}[+-]?[0-9]'
+              AND upper(p_timezone) NOT IN ('EST5EDT', 'CST6CDT', 'MST7MDT', 'PST8PDT', 'GMT0', 'GMT+0', 'GMT-0')) THEN
+      v_err := format('unknown time zone %s', quote_literal(p_timezone));
+    ELSE
+      BEGIN
+        -- the setting finds the zone's file whatever the case and shows its spelling
+        PERFORM pg_catalog.set_config('TimeZone', p_timezone, true);
+        v_real := pg_catalog.current_setting('TimeZone');
+      EXCEPTION WHEN invalid_parameter_value THEN
+        v_err := format('unknown time zone %s', quote_literal(p_timezone));
+      END;
+      IF v_err IS NULL AND v_real IS DISTINCT FROM p_timezone THEN
+        v_err := format('time zone %s is spelled %s', quote_literal(p_timezone), quote_literal(v_real));
+      END IF;
+    END IF;
+    IF v_err IS NOT NULL THEN
+      RETURN v_err || ' (an IANA zone such as Europe/Berlin, or tenant)';
+    END IF;
+  END IF;
+  RETURN NULL;
+END;
+$_$;
 
-CREATE FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) RETURNS double precision
-    LANGUAGE plpython3u STABLE
+CREATE FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-if 'bgjobs_mod:bgjobs_schedule:<sha256>' not in GD:
-    import sys as _sys, types as _types
-    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
-    _mod = _types.ModuleType('bgjobs_schedule')
-    _mod.__file__ = 'plpython/bgjobs_schedule.py'
-    exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
-    _sys.modules['bgjobs_schedule'] = _mod
-    GD['bgjobs_mod:bgjobs_schedule:<sha256>'] = _mod
-bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:<sha256>']
-return bgjobs_schedule.fire_epoch(p_schedule, p_timezone, p_at, p_forward is not False)
-$$;
+    SET "TimeZone" TO 'UTC'
+    AS $_$
+DECLARE
+  c           record;
+  v_zone      text := coalesce(nullif(p_timezone, ''), 'UTC');
+  v_fwd       boolean := p_forward IS DISTINCT FROM false;
+  v_wall      timestamp;
+  v_start     timestamp;
+  v_base      timestamp;
+  v_day       timestamp;            -- local midnight of the day walked
+  v_spread    interval;             -- offset spread around v_day (NULL: not computed yet)
+  v_first_min integer;
+  v_last_min  integer;
+  y           integer;
+  mo          integer;
+  d           integer;
+  t           integer;              -- minute of the day of the last wall time (-1/1440: none yet)
+  h           integer;
+  x           integer;
+  v_last      integer;              -- days in month mo
+  v_shift     integer;              -- weekday of day d is (v_shift + d) % 7, 0 = Sunday
+  v_day_ok    boolean;
+  w           timestamp;            -- the wall time
+  v_t         timestamptz;
+  v_oa        interval;
+  v_ob        interval;
+  v_t1        timestamptz;
+  v_t2        timestamptz;
+  v_i1        timestamptz;          -- the wall time's instants (NULL: none)
+  v_i2        timestamptz;
+  v_inst      timestamptz;
+  v_lo        bigint;
+  v_hi        bigint;
+  v_mid       bigint;
+  v_best      timestamptz;
+  v_best_src  timestamp;
+  v_best_sp   interval;
+  n           integer;
+BEGIN
+  IF p_schedule IS NULL THEN
+    RETURN NULL;
+  END IF;
+  c := bgjobs.cron_parse(p_schedule);
+  IF v_zone <> 'UTC' THEN
+    -- an IANA name; not a POSIX TZ string or offset, which the TimeZone setting also takes
+    IF v_zone !~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$'
+       OR (v_zone ~* '^[a-z]{3,}[+-]?[0-9]'
+           AND upper(v_zone) NOT IN ('EST5EDT', 'CST6CDT', 'MST7MDT', 'PST8PDT', 'GMT0', 'GMT+0', 'GMT-0')) THEN
+      RAISE EXCEPTION 'unknown time zone %', quote_literal(v_zone) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+      PERFORM pg_catalog.set_config('TimeZone', v_zone, true);
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RAISE EXCEPTION 'unknown time zone %', quote_literal(v_zone) USING ERRCODE = 'invalid_parameter_value';
+    END;
+  END IF;
+  IF p_at IS NULL OR NOT isfinite(p_at) THEN
+    RETURN NULL;
+  END IF;
+
+  v_wall := date_trunc('minute', p_at::timestamp);
+  -- the offset spread needs three days either side within years 1-9999
+  IF v_wall < '0001-01-04' OR v_wall >= '9999-12-29' THEN
+    RETURN NULL;
+  END IF;
+  v_day := date_trunc('day', v_wall);
+  v_spread := greatest(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                       v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                       v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                       v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
+                       v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                       v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                       v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
+            - least(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                    v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                    v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                    v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
+                    v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                    v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                    v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+  v_start := CASE WHEN v_fwd THEN v_wall - interval '1 minute' - v_spread ELSE v_wall + interval '1 minute' + v_spread END;
+  v_base := date_trunc('minute', v_start);
+  IF date_trunc('day', v_base) <> v_day THEN
+    v_spread := NULL;
+  END IF;
+
+  -- first and last minute of the minute set (the first and last times of each hour)
+  x := 0;
+  WHILE (c.minutes >> x) & 1 = 0 LOOP x := x + 1; END LOOP;
+  v_first_min := x;
+  x := 59;
+  WHILE (c.minutes >> x) & 1 = 0 LOOP x := x - 1; END LOOP;
+  v_last_min := x;
+
+  y := extract(year FROM v_base)::integer;
+  mo := extract(month FROM v_base)::integer;
+  d := extract(day FROM v_base)::integer;
+  -- forward: walls strictly after the start's minute; backward: strictly before it, the
+  -- start's own minute included when the start is past it (a spread with seconds)
+  t := extract(hour FROM v_base)::integer * 60 + extract(minute FROM v_base)::integer
+       + CASE WHEN NOT v_fwd AND v_base <> v_start THEN 1 ELSE 0 END;
+  v_last := CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
+                 WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
+  v_shift := extract(isodow FROM make_date(y, mo, 1))::integer - 1;
+  v_day_ok := (c.months >> mo) & 1 = 1
+              AND CASE WHEN c.and_days THEN (c.doms >> d) & 1 = 1 AND (c.dows >> ((v_shift + d) % 7)) & 1 = 1
+                       ELSE (c.doms >> d) & 1 = 1 OR (c.dows >> ((v_shift + d) % 7)) & 1 = 1 END;
+
+  LOOP
+    -- the next (previous) matching time on this day, -1 if none
+    x := -1;
+    IF v_day_ok THEN
+      IF v_fwd THEN
+        h := CASE WHEN t < 0 THEN 0 ELSE t / 60 END;
+        IF t >= 0 AND (c.hours >> h) & 1 = 1 THEN
+          FOR n IN t % 60 + 1 .. 59 LOOP
+            IF (c.minutes >> n) & 1 = 1 THEN x := h * 60 + n; EXIT; END IF;
+          END LOOP;
+        END IF;
+        IF x < 0 THEN
+          FOR n IN CASE WHEN t < 0 THEN 0 ELSE h + 1 END .. 23 LOOP
+            IF (c.hours >> n) & 1 = 1 THEN x := n * 60 + v_first_min; EXIT; END IF;
+          END LOOP;
+        END IF;
+      ELSE
+        h := t / 60;
+        IF h <= 23 AND (c.hours >> h) & 1 = 1 THEN
+          FOR n IN REVERSE t % 60 - 1 .. 0 LOOP
+            IF (c.minutes >> n) & 1 = 1 THEN x := h * 60 + n; EXIT; END IF;
+          END LOOP;
+        END IF;
+        IF x < 0 THEN
+          FOR n IN REVERSE h - 1 .. 0 LOOP
+            IF (c.hours >> n) & 1 = 1 THEN x := n * 60 + v_last_min; EXIT; END IF;
+          END LOOP;
+        END IF;
+      END IF;
+    END IF;
+    IF x < 0 THEN
+      -- on to the next (previous) matching day; whole months that do not match are skipped
+      LOOP
+        IF v_fwd THEN
+          d := d + 1;
+          IF d > v_last THEN
+            d := 1;
+            LOOP
+              mo := mo + 1;
+              IF mo = 13 THEN
+                mo := 1;
+                y := y + 1;
+                IF y > 9999 THEN
+                  RETURN v_best;
+                END IF;
+              END IF;
+              EXIT WHEN (c.months >> mo) & 1 = 1;
+            END LOOP;
+            v_last := CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
+                           WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
+            v_shift := extract(isodow FROM make_date(y, mo, 1))::integer - 1;
+          END IF;
+        ELSE
+          d := d - 1;
+          IF d < 1 THEN
+            LOOP
+              mo := mo - 1;
+              IF mo = 0 THEN
+                mo := 12;
+                y := y - 1;
+                IF y < 1 THEN
+                  RETURN v_best;
+                END IF;
+              END IF;
+              EXIT WHEN (c.months >> mo) & 1 = 1;
+            END LOOP;
+            v_last := CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
+                           WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
+            v_shift := extract(isodow FROM make_date(y, mo, 1))::integer - 1;
+            d := v_last;
+          END IF;
+        END IF;
+        EXIT WHEN (c.months >> mo) & 1 = 1
+              AND CASE WHEN c.and_days THEN (c.doms >> d) & 1 = 1 AND (c.dows >> ((v_shift + d) % 7)) & 1 = 1
+                       ELSE (c.doms >> d) & 1 = 1 OR (c.dows >> ((v_shift + d) % 7)) & 1 = 1 END;
+      END LOOP;
+      v_day_ok := true;
+      v_spread := NULL;
+      t := CASE WHEN v_fwd THEN -1 ELSE 1440 END;
+      CONTINUE;
+    END IF;
+    t := x;
+
+    IF v_spread IS NULL THEN
+      v_day := make_timestamp(y, mo, d, 0, 0, 0);
+      IF v_day < '0001-01-04' OR v_day >= '9999-12-29' THEN
+        RETURN v_best;       -- the spread would leave years 1-9999
+      END IF;
+      v_spread := greatest(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                           v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                           v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                           v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
+                           v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                           v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                           v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
+                - least(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                        v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                        v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                        v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
+                        v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                        v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                        v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+    END IF;
+
+    -- the wall time's instants
+    w := make_timestamp(y, mo, d, t / 60, t % 60, 0);
+    v_t := w::timestamptz;
+    v_i1 := NULL;
+    v_i2 := NULL;
+    IF v_spread = interval '0' THEN
+      v_i1 := v_t;                 -- no offset change near: the one instant
+    ELSE
+      v_oa := (v_t - interval '24 hours')::timestamp - ((v_t - interval '24 hours') AT TIME ZONE 'UTC');
+      v_ob := (v_t + interval '24 hours')::timestamp - ((v_t + interval '24 hours') AT TIME ZONE 'UTC');
+      IF v_oa = v_ob THEN
+        v_i1 := v_t;
+      ELSE
+        v_t1 := (w - v_oa) AT TIME ZONE 'UTC';     -- with the offset before the change
+        v_t2 := (w - v_ob) AT TIME ZONE 'UTC';     -- with the offset after it
+        IF v_t1::timestamp = w AND v_t2::timestamp = w THEN
+          -- repeated: the first occurrence, and for a wildcard job the second too
+          v_i1 := least(v_t1, v_t2);
+          IF c.wildcard THEN
+            v_i2 := greatest(v_t1, v_t2);
+          END IF;
+        ELSIF v_t1::timestamp = w THEN
+          v_i1 := v_t1;
+        ELSIF v_t2::timestamp = w THEN
+          v_i1 := v_t2;
+        ELSIF NOT c.wildcard THEN
+          -- skipped: the end of the gap, the first second whose local time is past w
+          v_lo := floor(extract(epoch FROM v_t2))::bigint;
+          v_hi := floor(extract(epoch FROM v_t1))::bigint;
+          WHILE v_lo + 1 < v_hi LOOP
+            v_mid := (v_lo + v_hi) / 2;
+            IF to_timestamp(v_mid)::timestamp > w THEN v_hi := v_mid; ELSE v_lo := v_mid; END IF;
+          END LOOP;
+          v_i1 := to_timestamp(v_hi);
+        END IF;
+      END IF;
+    END IF;
+
+    FOR n IN 1 .. 2 LOOP
+      v_inst := CASE n WHEN 1 THEN v_i1 ELSE v_i2 END;
+      CONTINUE WHEN v_inst IS NULL;
+      IF v_inst < '0001-01-01 00:00:00+00' OR v_inst >= '10000-01-01 00:00:00+00' THEN
+        RETURN v_best;               -- past the limits of the calendar walked
+      END IF;
+      IF v_fwd AND v_inst > p_at AND (v_best IS NULL OR v_inst < v_best)
+         OR NOT v_fwd AND v_inst <= p_at AND (v_best IS NULL OR v_inst > v_best) THEN
+        v_best := v_inst;
+        v_best_src := w;
+        v_best_sp := v_spread;
+      END IF;
+    END LOOP;
+    IF v_best IS NOT NULL
+       AND (CASE WHEN v_fwd THEN w - v_best_src ELSE v_best_src - w END) >= v_best_sp THEN
+      RETURN v_best;
+    END IF;
+  END LOOP;
+END;
+$_$;
 
 CREATE FUNCTION bgjobs.cron_jobs() RETURNS TABLE(jobid bigint, jobname text, schedule text, command text, database text, username text, active boolean)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -585,42 +862,336 @@ END;
 $$;
 
 CREATE FUNCTION bgjobs.cron_max_gap(p_schedule text, p_timezone text) RETURNS interval
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET "TimeZone" TO 'UTC'
     AS $$
-  SELECT make_interval(secs => bgjobs.cron_max_gap_seconds(p_schedule, p_timezone))
-$$;
+DECLARE
+  c          record;
+  v_zone     text := coalesce(nullif(p_timezone, ''), 'UTC');
+  v_start    timestamptz := now();
+  v_count    integer := 0;
+  v_first    integer;
+  v_last     integer;
+  v_prev_t   integer;
+  v_best     integer;               -- minutes
+  v_gap      interval;
+  v_day      date;
+  v_horizon  date;
+  v_limit    date;
+  v_prev_day date;
+  v_matched  integer := 0;
+  v_fire     timestamptz;
+  v_every    boolean;
+  v_change   timestamptz;
+  v_changes  timestamptz[] := '{}';
+  v_reach    interval;
+  v_local    timestamp;
+  v_spread   interval;
+  v_prev     timestamptz;
+  h          integer;
+  m          integer;
+  k          integer;
+  v_dom_ok   boolean;
+  v_dow_ok   boolean;
+BEGIN
+  IF p_schedule IS NULL THEN
+    RETURN NULL;
+  END IF;
+  c := bgjobs.cron_parse(p_schedule);
+  -- the zone is checked, and set for this function's duration, by the first fire asked for
+  v_fire := bgjobs.cron_fire(p_schedule, v_zone, v_start, false);
+  PERFORM pg_catalog.set_config('TimeZone', v_zone, true);
 
-CREATE FUNCTION bgjobs.cron_max_gap_seconds(p_schedule text, p_timezone text) RETURNS double precision
-    LANGUAGE plpython3u STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-if 'bgjobs_mod:bgjobs_schedule:<sha256>' not in GD:
-    import sys as _sys, types as _types
-    _src = plpy.execute("SELECT source FROM bgjobs.plpython_modules WHERE name = 'bgjobs_schedule'")[0]['source']
-    _mod = _types.ModuleType('bgjobs_schedule')
-    _mod.__file__ = 'plpython/bgjobs_schedule.py'
-    exec(compile(_src, 'plpython/bgjobs_schedule.py', 'exec'), _mod.__dict__)
-    _sys.modules['bgjobs_schedule'] = _mod
-    GD['bgjobs_mod:bgjobs_schedule:<sha256>'] = _mod
-bgjobs_schedule = GD['bgjobs_mod:bgjobs_schedule:<sha256>']
-gap = bgjobs_schedule.max_gap(p_schedule, p_timezone or "UTC")
-return None if gap is None else gap.total_seconds()
+  -- the times of a day (every matching hour at every matching minute), and the gaps between
+  -- them: between two minutes of an hour, and from an hour's last minute to the next's first
+  FOR m IN 0 .. 59 LOOP
+    CONTINUE WHEN (c.minutes >> m) & 1 = 0;
+    IF v_last IS NOT NULL THEN
+      v_best := greatest(v_best, m - v_last);
+    END IF;
+    v_first := coalesce(v_first, m);
+    v_last := m;
+    v_count := v_count + 1;
+  END LOOP;
+  v_prev_t := NULL;
+  k := 0;
+  FOR h IN 0 .. 23 LOOP
+    CONTINUE WHEN (c.hours >> h) & 1 = 0;
+    IF v_prev_t IS NOT NULL THEN
+      v_best := greatest(v_best, (h - v_prev_t) * 60 + v_first - v_last);
+    ELSIF k = 0 THEN
+      m := h;                         -- the first hour
+    END IF;
+    v_prev_t := h;
+    k := k + 1;
+  END LOOP;
+  v_count := v_count * k;
+  v_first := m * 60 + v_first;        -- the first time of the day
+  v_last := v_prev_t * 60 + v_last;   -- the last
+  v_every := c.months = 8190
+             AND CASE WHEN c.and_days THEN c.doms = 4294967294 AND c.dows = 127
+                      ELSE c.doms = 4294967294 OR c.dows = 127 END;
+  IF v_every AND v_count = 1440 THEN
+    RETURN interval '1 minute';       -- every minute, whatever the clock does
+  END IF;
+
+  -- the gaps between matching days (from the fire before now, over 400 days)
+  v_day := v_start::date;
+  v_horizon := least(v_day, date '9999-12-30' - 400) + 400;
+  IF v_fire IS NOT NULL THEN
+    v_day := least(v_day, v_fire::date);
+  END IF;
+  -- within one Gregorian cycle every expression fires twice
+  v_limit := least(v_day, date '9999-12-30' - 400 * 366) + 400 * 366;
+  IF v_every THEN
+    v_best := greatest(v_best, 1440 + v_first - v_last);
+  ELSE
+    WHILE v_day <= v_limit LOOP
+      IF (c.months >> extract(month FROM v_day)::integer) & 1 = 0 THEN
+        v_day := (date_trunc('month', v_day) + interval '1 month')::date;   -- next month
+        CONTINUE;
+      END IF;
+      v_dom_ok := (c.doms >> extract(day FROM v_day)::integer) & 1 = 1;
+      v_dow_ok := (c.dows >> extract(dow FROM v_day)::integer) & 1 = 1;
+      IF (CASE WHEN c.and_days THEN v_dom_ok AND v_dow_ok ELSE v_dom_ok OR v_dow_ok END) THEN
+        IF v_prev_day IS NOT NULL THEN
+          v_best := greatest(v_best, (v_day - v_prev_day) * 1440 + v_first - v_last);
+        END IF;
+        v_prev_day := v_day;
+        v_matched := v_matched + 1;
+      END IF;
+      EXIT WHEN v_day >= v_horizon AND v_matched >= 2;
+      v_day := v_day + 1;
+    END LOOP;
+  END IF;
+  IF v_best IS NULL THEN
+    RETURN NULL;
+  END IF;
+  v_gap := make_interval(mins => v_best);
+
+  -- around each UTC offset change within 400 days: the real gaps between the fires
+  -- (a day's precision: the offset at each 24 hours from now, as the module samples it)
+  IF v_zone <> 'UTC' THEN
+    SELECT coalesce(array_agg(o.at ORDER BY o.k), '{}') INTO v_changes
+      FROM (SELECT a.k, a.at, a.off, lag(a.off) OVER (ORDER BY a.k) AS before
+              FROM (SELECT g.k, v_start + make_interval(hours => 24 * g.k) AS at,
+                           (v_start + make_interval(hours => 24 * g.k))::timestamp
+                           - ((v_start + make_interval(hours => 24 * g.k)) AT TIME ZONE 'UTC') AS off
+                      FROM generate_series(0, 400) g(k)) a) o
+     WHERE o.before <> o.off;
+  END IF;
+  FOREACH v_change IN ARRAY v_changes LOOP
+    v_local := date_trunc('day', v_change::timestamp);
+    v_spread := greatest(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                         v_local - interval '2 days' - ((v_local - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                         v_local - interval '1 day' - ((v_local - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                         v_local - (v_local::timestamptz AT TIME ZONE 'UTC'),
+                         v_local + interval '1 day' - ((v_local + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                         v_local + interval '2 days' - ((v_local + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                         v_local + interval '3 days' - ((v_local + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
+              - least(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                      v_local - interval '2 days' - ((v_local - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                      v_local - interval '1 day' - ((v_local - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                      v_local - (v_local::timestamptz AT TIME ZONE 'UTC'),
+                      v_local + interval '1 day' - ((v_local + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                      v_local + interval '2 days' - ((v_local + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                      v_local + interval '3 days' - ((v_local + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+    v_reach := make_interval(secs => extract(epoch FROM v_gap + v_spread) + 60);   -- no days: 24-hour days
+    v_prev := NULL;
+    v_fire := v_change - interval '24 hours' - v_reach;
+    LOOP
+      v_fire := bgjobs.cron_fire(p_schedule, v_zone, v_fire, true);
+      EXIT WHEN v_fire IS NULL;
+      IF v_prev IS NOT NULL AND v_fire - v_prev > v_gap THEN
+        v_gap := make_interval(secs => extract(epoch FROM v_fire - v_prev));
+      END IF;
+      EXIT WHEN v_fire > v_change + v_reach;
+      v_prev := v_fire;
+    END LOOP;
+  END LOOP;
+  RETURN make_interval(secs => extract(epoch FROM v_gap));
+END;
 $$;
 
 CREATE FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-SELECT to_timestamp(bgjobs.cron_fire_epoch(p_schedule, p_timezone, extract(epoch FROM p_after), true))
-$$;
+    AS $$ SELECT bgjobs.cron_fire(p_schedule, p_timezone, p_after, true) $$;
+
+CREATE FUNCTION bgjobs.cron_parse(p_schedule text, OUT minutes bigint, OUT hours bigint, OUT doms bigint, OUT months bigint, OUT dows bigint, OUT wildcard boolean, OUT and_days boolean) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+  v_text   text := regexp_replace(p_schedule, '^\s+|\s+$', '', 'g');
+  v_fields text[];
+  v_names  text[] := ARRAY['minute', 'hour', 'day-of-month', 'month', 'day-of-week'];
+  v_low    integer[] := ARRAY[0, 0, 1, 1, 0];
+  v_high   integer[] := ARRAY[59, 23, 31, 12, 7];
+  v_months text[] := ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'];
+  v_dows   text[] := ARRAY['sun','mon','tue','wed','thu','fri','sat'];
+  v_err    text;
+  v_mask   bigint;
+  v_item   text;
+  v_rng    text;
+  v_first  text;
+  v_last   text;
+  v_pos    integer;
+  v_slash  boolean;
+  v_dash   boolean;
+  v_step   numeric;
+  v_start  numeric;
+  v_stop   numeric;
+  v_num    numeric;
+  v_part   text;
+  v_repr   text;
+  i        integer;
+  k        integer;
+  v        integer;
+BEGIN
+  IF v_text IS NULL OR v_text = '' THEN
+    v_err := 'empty cron expression';
+  ELSIF left(v_text, 1) = '@' THEN
+    IF v_text IN ('@reboot', '@restart') THEN
+      v_err := v_text || ' is not a time schedule (it would run only at server start)';
+    ELSE
+      v_fields := string_to_array(CASE v_text
+                    WHEN '@yearly' THEN '0 0 1 1 *' WHEN '@annually' THEN '0 0 1 1 *'
+                    WHEN '@monthly' THEN '0 0 1 * *' WHEN '@weekly' THEN '0 0 * * 0'
+                    -- Vixie sets no DOM/DOW star flag for @daily: both full, OR -> every day
+                    WHEN '@daily' THEN '0 0 1-31 * 0-7' WHEN '@midnight' THEN '0 0 1-31 * 0-7'
+                    WHEN '@hourly' THEN '0 * 1-31 * 0-7' END, ' ');
+      IF v_fields IS NULL THEN
+        v_err := format('unknown macro %s (known: @annually, @daily, @hourly, @midnight, @monthly, @weekly, @yearly)',
+                        CASE WHEN strpos(v_text, '''') > 0 AND strpos(v_text, '"') = 0 THEN '"' || v_text || '"'
+                             ELSE '''' || replace(v_text, '''', '\''') || '''' END);
+      END IF;
+    END IF;
+  ELSIF v_text ~* '^[0-9]+\s+seconds?$' THEN
+    v_err := '''N seconds'' schedules need pg_cron 1.5 or later';
+  ELSE
+    v_fields := regexp_split_to_array(v_text, '\s+');
+    IF cardinality(v_fields) <> 5 THEN
+      v_err := format('%s fields; pg_cron 1.4 takes exactly 5 (minute hour day-of-month month day-of-week), no seconds field',
+                      cardinality(v_fields));
+    END IF;
+  END IF;
+
+  i := 0;
+  WHILE v_err IS NULL AND i < 5 LOOP
+    i := i + 1;
+    v_mask := 0;
+    -- the common forms without the general walk: '*', '*/n', a number
+    IF v_fields[i] = '*' THEN
+      v_mask := (1::bigint << (v_high[i] + 1)) - (1::bigint << v_low[i]);
+    ELSIF v_fields[i] ~ '^[0-9]{1,2}$' AND v_fields[i]::integer BETWEEN v_low[i] AND v_high[i] THEN
+      v_mask := 1::bigint << v_fields[i]::integer;
+    END IF;
+    FOREACH v_item IN ARRAY CASE WHEN v_mask = 0 THEN string_to_array(v_fields[i], ',') ELSE '{}'::text[] END LOOP
+      v_repr := CASE WHEN strpos(v_item, '''') > 0 AND strpos(v_item, '"') = 0 THEN '"' || v_item || '"'
+                     ELSE '''' || replace(v_item, '''', '\''') || '''' END;
+      v_pos := strpos(v_item, '/');
+      v_slash := v_pos > 0;
+      v_rng := CASE WHEN v_slash THEN left(v_item, v_pos - 1) ELSE v_item END;
+      v_step := 1;
+      IF v_slash THEN
+        v_part := substr(v_item, v_pos + 1);
+        IF v_part !~ '^[0-9]+$' OR v_part::numeric = 0 THEN
+          v_err := format('%s field: bad step in %s', v_names[i], v_repr);
+          EXIT;
+        END IF;
+        v_step := least(v_part::numeric, 64);
+      END IF;
+      IF v_rng = '*' THEN
+        v_start := v_low[i];
+        v_stop := v_high[i];
+      ELSE
+        v_pos := strpos(v_rng, '-');
+        v_dash := v_pos > 0;
+        v_first := CASE WHEN v_dash THEN left(v_rng, v_pos - 1) ELSE v_rng END;
+        v_last := CASE WHEN v_dash THEN substr(v_rng, v_pos + 1) END;
+        IF v_first = '' OR (v_dash AND v_last = '') THEN
+          v_err := format('%s field: %s is not a number, range or ''*''', v_names[i], v_repr);
+          EXIT;
+        END IF;
+        FOR k IN 1 .. CASE WHEN v_dash THEN 2 ELSE 1 END LOOP
+          v_part := CASE k WHEN 1 THEN v_first ELSE v_last END;
+          v_num := CASE WHEN v_part ~ '^[0-9]+$' THEN v_part::numeric
+                        WHEN i = 4 THEN array_position(v_months, lower(v_part))
+                        WHEN i = 5 THEN array_position(v_dows, lower(v_part)) - 1 END;
+          IF v_num IS NULL THEN
+            v_err := format('%s field: %s is not a number%s', v_names[i],
+                            CASE WHEN strpos(v_part, '''') > 0 AND strpos(v_part, '"') = 0 THEN '"' || v_part || '"'
+                                 ELSE '''' || replace(v_part, '''', '\''') || '''' END,
+                            CASE WHEN i >= 4 THEN ' or name' ELSE '' END);
+            EXIT;
+          END IF;
+          IF k = 1 THEN v_start := v_num; ELSE v_stop := v_num; END IF;
+        END LOOP;
+        EXIT WHEN v_err IS NOT NULL;
+        IF NOT v_dash THEN
+          v_stop := v_start;
+          IF v_slash THEN
+            v_err := format('%s field: step needs a range or ''*'' in %s (pg_cron rejects it)', v_names[i], v_repr);
+            EXIT;
+          END IF;
+        END IF;
+      END IF;
+      IF v_start < v_low[i] OR v_start > v_high[i] THEN
+        v_err := format('%s field: %s is outside %s-%s', v_names[i], v_start, v_low[i], v_high[i]);
+        EXIT;
+      END IF;
+      IF v_stop < v_low[i] OR v_stop > v_high[i] THEN
+        v_err := format('%s field: %s is outside %s-%s', v_names[i], v_stop, v_low[i], v_high[i]);
+        EXIT;
+      END IF;
+      IF v_start > v_stop THEN
+        v_err := format('%s field: range %s runs backwards', v_names[i], v_repr);
+        EXIT;
+      END IF;
+      IF v_step = 1 THEN
+        v_mask := v_mask | ((2::bigint << v_stop::integer) - (1::bigint << v_start::integer));
+      ELSE
+        FOR v IN v_start::integer .. v_stop::integer BY v_step::integer LOOP
+          v_mask := v_mask | (1::bigint << v);
+        END LOOP;
+      END IF;
+    END LOOP;
+    CASE i
+      WHEN 1 THEN minutes := v_mask;
+      WHEN 2 THEN hours := v_mask;
+      WHEN 3 THEN doms := v_mask;
+      WHEN 4 THEN months := v_mask;
+      ELSE dows := (v_mask & 127) | ((v_mask >> 7) & 1);   -- weekday 7 is Sunday
+    END CASE;
+  END LOOP;
+
+  IF v_err IS NULL THEN
+    wildcard := left(v_fields[1], 1) = '*' OR left(v_fields[2], 1) = '*';
+    and_days := left(v_fields[3], 1) = '*' OR left(v_fields[5], 1) = '*';
+    -- AND: some day must exist in some month (Feb 29 does).  Every (month, day) pair that
+    -- exists falls on each weekday somewhere in the 400-year Gregorian cycle.
+    IF and_days AND doms & ~(CASE WHEN months & 5546 <> 0 THEN 0::bigint             -- 31-day months (1,3,5,7,8,10,12)
+                                  WHEN months & 2640 <> 0 THEN (1::bigint << 31)    -- 30-day months (4,6,9,11)
+                                  ELSE (3::bigint << 30) END) = 0 THEN               -- February alone: up to 29
+      v_err := 'day-of-month and month never coincide, so it never fires';
+    END IF;
+  END IF;
+  IF v_err IS NOT NULL THEN
+    RAISE EXCEPTION 'invalid cron expression %: %',
+      CASE WHEN p_schedule IS NULL THEN 'None'
+           WHEN strpos(p_schedule, '''') > 0 AND strpos(p_schedule, '"') = 0 THEN '"' || p_schedule || '"'
+           ELSE '''' || replace(p_schedule, '''', '\''') || '''' END, v_err
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END;
+$_$;
 
 CREATE FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-SELECT to_timestamp(bgjobs.cron_fire_epoch(p_schedule, p_timezone, extract(epoch FROM p_at), false))
-$$;
+    AS $$ SELECT bgjobs.cron_fire(p_schedule, p_timezone, p_at, false) $$;
 
 CREATE FUNCTION bgjobs.cron_remove(p_cron_jobname text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2011,11 +2582,6 @@ BEGIN
     v_interval := interval '1 day';
   ELSE
     IF v_tz <> 'UTC' THEN
-      IF bgjobs.cron_prev('* * * * *', 'UTC', now()) IS NULL THEN
-        RAISE EXCEPTION 'register_job: timezone % needs the schedule math of plpython3u, which this server lacks; use UTC or tenant',
-                        quote_literal(v_tz)
-          USING ERRCODE = 'feature_not_supported';
-      END IF;
       v_tick := bgjobs.zone_tick(v_sched);
     END IF;
     v_interval := coalesce(bgjobs.cron_max_gap(v_sched, v_tz), interval '1 day');
@@ -2403,7 +2969,6 @@ DECLARE
   v_sched text := btrim(regexp_replace(coalesce(watch_job.schedule, ''), '\s+', ' ', 'g'));
   v_zone  text := coalesce(nullif(btrim(watch_job.timezone), ''), 'UTC');
   v_grace interval := watch_job.grace;
-  v_math  boolean := to_regprocedure('bgjobs.cron_fire_epoch(text,text,numeric,boolean)') IS NOT NULL;
   v_prev  timestamptz;
   v_next  timestamptz;
   v_row   jsonb;
@@ -2432,19 +2997,17 @@ BEGIN
     RAISE EXCEPTION 'invalid cron expression "%" for job "%": 5 fields (minute hour day month weekday) or @daily, @hourly, ...',
       coalesce(watch_job.schedule, ''), v_name USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF v_math THEN
-    BEGIN
-      v_prev := bgjobs.cron_prev(v_sched, v_zone, now());
-      v_next := bgjobs.cron_next(v_sched, v_zone, now());
-    EXCEPTION WHEN others THEN
-      RAISE EXCEPTION 'invalid cron expression "%" for job "%": %', v_sched, v_name,
-        regexp_replace(SQLERRM, '^.*invalid cron expression ''[^'']*'': ', '')
-        USING ERRCODE = 'invalid_parameter_value';
-    END;
-    IF v_next IS NULL THEN
-      RAISE EXCEPTION 'invalid cron expression "%" for job "%": it never fires', v_sched, v_name
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+  BEGIN
+    v_prev := bgjobs.cron_prev(v_sched, v_zone, now());
+    v_next := bgjobs.cron_next(v_sched, v_zone, now());
+  EXCEPTION WHEN others THEN
+    RAISE EXCEPTION 'invalid cron expression "%" for job "%": %', v_sched, v_name,
+      regexp_replace(SQLERRM, '^.*invalid cron expression ''[^'']*'': ', '')
+      USING ERRCODE = 'invalid_parameter_value';
+  END;
+  IF v_next IS NULL THEN
+    RAISE EXCEPTION 'invalid cron expression "%" for job "%": it never fires', v_sched, v_name
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF v_grace IS NULL THEN
     v_grace := CASE WHEN v_prev IS NULL OR v_next IS NULL THEN interval '1 hour'
@@ -4764,10 +5327,10 @@ REVOKE ALL ON FUNCTION bgjobs.cron_apply(p_job_name text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) TO bgjobs_admin;
 
-REVOKE ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) TO bgjobs_admin;
-GRANT ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) TO bgjobs_viewer;
-GRANT ALL ON FUNCTION bgjobs.cron_fire_epoch(p_schedule text, p_timezone text, p_at numeric, p_forward boolean) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) TO bgjobs_viewer;
+GRANT ALL ON FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.cron_jobs() FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_jobs() TO bgjobs_admin;
@@ -4776,16 +5339,20 @@ GRANT ALL ON FUNCTION bgjobs.cron_jobs() TO bgjobs_viewer;
 REVOKE ALL ON FUNCTION bgjobs.cron_max_gap(p_schedule text, p_timezone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_max_gap(p_schedule text, p_timezone text) TO bgjobs_admin;
 
-REVOKE ALL ON FUNCTION bgjobs.cron_max_gap_seconds(p_schedule text, p_timezone text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.cron_max_gap_seconds(p_schedule text, p_timezone text) TO bgjobs_admin;
-
 REVOKE ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) TO bgjobs_runner;
 GRANT ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.cron_next(p_schedule text, p_timezone text, p_after timestamp with time zone) TO bgjobs_viewer;
 
+REVOKE ALL ON FUNCTION bgjobs.cron_parse(p_schedule text, OUT minutes bigint, OUT hours bigint, OUT doms bigint, OUT months bigint, OUT dows bigint, OUT wildcard boolean, OUT and_days boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_parse(p_schedule text, OUT minutes bigint, OUT hours bigint, OUT doms bigint, OUT months bigint, OUT dows bigint, OUT wildcard boolean, OUT and_days boolean) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.cron_parse(p_schedule text, OUT minutes bigint, OUT hours bigint, OUT doms bigint, OUT months bigint, OUT dows bigint, OUT wildcard boolean, OUT and_days boolean) TO bgjobs_viewer;
+GRANT ALL ON FUNCTION bgjobs.cron_parse(p_schedule text, OUT minutes bigint, OUT hours bigint, OUT doms bigint, OUT months bigint, OUT dows bigint, OUT wildcard boolean, OUT and_days boolean) TO bgjobs_runner;
+
 REVOKE ALL ON FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.cron_prev(p_schedule text, p_timezone text, p_at timestamp with time zone) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.cron_remove(p_cron_jobname text) FROM PUBLIC;
 
