@@ -195,8 +195,9 @@ def write(r: dict, out: str) -> None:
         "| --- | --- | --- | --- |",
     ] + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows] + [
         "",
-        "run_job per call does: reap check, registry lookup, advisory lock, jobs_log insert + update,",
-        "manual_job_trigger and background_job_execution audit rows, heartbeat upsert, response JSON.",
+        "run_job per call does: open-run check (reaps only when a run is open), registry lookup, advisory",
+        "lock, one jobs_log insert with the outcome, manual_job_trigger and background_job_execution audit",
+        "rows, heartbeat upsert (with the success and watch-check-in triggers), response JSON.",
         "",
     ]
     # this run replaces the table at the top; the dated sections below it (written by hand

@@ -113,6 +113,61 @@ def test_registered_job_without_body_fails_honestly(sql):
     assert sql("SELECT status FROM jobs_log WHERE job_name = 'later'") == [("failed",)]
 
 
+def test_registered_job_without_body_names_the_missing_function(sql):
+    sql("INSERT INTO bgjobs.job_registry (job_name, schedule, function_name) VALUES ('later', '* * * * *', 'job_later')")
+    resp = sql("SELECT run_job('later')")[0][0]
+    assert resp["errorDetails"] == "function bgjobs.job_later(timestamptz, uuid[]) does not exist"
+    [(err, details)] = sql("SELECT error_message, error_details FROM jobs_log WHERE job_name = 'later'")
+    assert err == 'job "later" is not implemented yet'
+    assert details.startswith("function bgjobs.job_later(timestamptz, uuid[]) does not exist")
+
+
+def test_body_that_calls_a_missing_function_reports_that_function(sql, register):
+    """The body exists but fails with undefined_function itself: its own error is recorded,
+    not "not implemented yet" (the body is looked up only when its call fails that way)."""
+    register("halfdone", "PERFORM bgjobs.no_such_helper(1); RETURN '{}'::jsonb;")
+    resp = sql("SELECT run_job('halfdone')")[0][0]
+    assert resp["success"] is False
+    assert resp["error"] == "function bgjobs.no_such_helper(integer) does not exist"
+    assert sql("SELECT status, error_message FROM jobs_log WHERE job_name = 'halfdone'") == \
+        [("failed", "function bgjobs.no_such_helper(integer) does not exist")]
+
+
+def test_runs_in_one_transaction_each_leave_one_finished_row(db, sql, register):
+    """run_job writes a run's jobs_log row once, with its outcome: several runs in one
+    transaction leave one finished row each (no 'running' row), each with its audit rows."""
+    register("ok", "RETURN jsonb_build_object('recordsUpdated', 2);")
+    register("bad", "RAISE EXCEPTION 'bad day';")
+    with psycopg.connect(db) as c:                                    # one transaction
+        pid = c.info.backend_pid
+        resps = [c.execute("SELECT run_job(%s)", (j,)).fetchone()[0] for j in ("ok", "bad", "ok")]
+        # inside the transaction the finished rows are there already
+        assert c.execute("SELECT count(*) FROM jobs_log WHERE status <> 'running'").fetchone()[0] == 3
+    assert [r["success"] for r in resps] == [True, False, True]
+    rows = sql("SELECT id, job_name, status, trigger, pid, records_updated, error_message, "
+               "started_at <= completed_at, as_of IS NOT NULL FROM jobs_log ORDER BY job_name, status")
+    assert [r[1:] for r in rows] == [("bad", "failed", "manual", pid, 0, "bad day", True, True),
+                                     ("ok", "success", "manual", pid, 2, None, True, True),
+                                     ("ok", "success", "manual", pid, 2, None, True, True)]
+    assert sorted(str(r[0]) for r in rows) == sorted(r["runId"] for r in resps)
+    for action in ("manual_job_trigger", "background_job_execution"):
+        assert sorted(x[0] for x in sql("SELECT details->>'run_id' FROM audit_log WHERE action_type = %s", action)) \
+            == sorted(r["runId"] for r in resps)
+    assert sql("SELECT status, metadata->>'run_id' FROM job_heartbeats WHERE job_name = 'ok'") == \
+        [("healthy", resps[2]["runId"])]
+
+
+def test_abandoned_run_is_reaped_by_the_next_run_job(db, sql, register):
+    register("next", "RETURN '{}'::jsonb;")
+    # a committed 'running' row whose backend is gone (no session holds the job's run lock)
+    [(stale,)] = sql("INSERT INTO jobs_log (job_name, status, trigger, pid, as_of) "
+                     "VALUES ('check-sla-and-overdue', 'running', 'cron', 999999, now()) RETURNING id")
+    assert sql("SELECT run_job('next')")[0][0]["success"] is True
+    [(status, err)] = sql("SELECT status, error_message FROM jobs_log WHERE id = %s", stale)
+    assert status == "failed" and "ended before the run finished" in err
+    assert sql("SELECT count(*) FROM jobs_log WHERE status = 'running'") == [(0,)]
+
+
 def _run_in_thread(dsn, query):
     box = {}
 

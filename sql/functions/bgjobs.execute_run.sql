@@ -3,9 +3,12 @@
 -- or f(as_of timestamptz, tenants uuid[]), returning jsonb, an integer taken as
 -- {"recordsUpdated": n}, or void taken as {}) runs in a subtransaction: if it raises (or is cancelled
 -- for exceeding its timeout) its work is rolled back and the run is recorded failed; this
--- function itself does not raise.  Every run then gets its jobs_log update, one audit_log
--- 'background_job_execution' row and a heartbeat; a failed run notifies (jobs_log trigger).
--- Returns the seeds' standard response.
+-- function itself does not raise.  Every run then gets its jobs_log row closed (a run that
+-- bgjobs.begin_run opened without a row, run_job's, gets its one row written here, as a
+-- 'manual' run), one audit_log 'background_job_execution' row and a heartbeat; a failed
+-- run notifies (jobs_log trigger).  Returns the seeds' standard response.
+-- A body that does not exist is reported as "not implemented yet": looked up only when
+-- calling it failed with undefined_function, not before every call.
 -- Runs with its caller's rights: bgjobs_runner's (pg_cron's user, and run_job()'s owner),
 -- so a job body never runs with more than bgjobs_runner holds.
 CREATE OR REPLACE FUNCTION bgjobs.execute_run(
@@ -24,6 +27,7 @@ DECLARE
   v_detail   text;
   v_hint     text;
   v_context  text;
+  v_state    text;
   v_ms       integer;
   v_records  integer := 0;
   v_response jsonb;
@@ -33,13 +37,6 @@ BEGIN
   SELECT * INTO v_job FROM bgjobs.job_registry WHERE job_name = p_job_name;
 
   BEGIN
-    v_sig := (ARRAY['', 'timestamptz', 'timestamptz, uuid[]'])[v_job.body_args + 1];
-    IF to_regprocedure(format('%I.%I(%s)', v_job.function_schema, v_job.function_name, v_sig)) IS NULL THEN
-      RAISE EXCEPTION 'job "%" is not implemented yet', p_job_name
-        USING ERRCODE = 'feature_not_supported',
-              DETAIL = format('function %I.%I(%s) does not exist',
-                              v_job.function_schema, v_job.function_name, v_sig);
-    END IF;
     v_call := format('%I.%I(%s)', v_job.function_schema, v_job.function_name,
                      (ARRAY['', '$1', '$1, $2'])[v_job.body_args + 1]);
     EXECUTE CASE v_job.body_returns
@@ -59,9 +56,18 @@ BEGIN
     v_status := 'success';
   EXCEPTION WHEN query_canceled OR OTHERS THEN
     GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL,
-                            v_hint = PG_EXCEPTION_HINT, v_context = PG_EXCEPTION_CONTEXT;
+                            v_hint = PG_EXCEPTION_HINT, v_context = PG_EXCEPTION_CONTEXT,
+                            v_state = RETURNED_SQLSTATE;
     v_status := 'failed';
     v_results := NULL;
+    IF v_state = '42883' THEN                       -- undefined_function: the body itself?
+      v_sig := (ARRAY['', 'timestamptz', 'timestamptz, uuid[]'])[v_job.body_args + 1];
+      IF to_regprocedure(format('%I.%I(%s)', v_job.function_schema, v_job.function_name, v_sig)) IS NULL THEN
+        v_err := format('job "%s" is not implemented yet', p_job_name);
+        v_detail := format('function %I.%I(%s) does not exist', v_job.function_schema, v_job.function_name, v_sig);
+        v_hint := NULL;
+      END IF;
+    END IF;
     IF clock_timestamp() - v_started >= v_job.timeout THEN
       v_err := format('cancelled: exceeded its timeout of %s (%s)', v_job.timeout, v_err);
     END IF;
@@ -80,6 +86,12 @@ BEGIN
          error_details = nullif(concat_ws(E'\n', v_detail, v_hint, v_context), ''),
          results = v_results
    WHERE id = p_run_id;
+  IF NOT FOUND THEN                                 -- opened by run_job: no row yet
+    INSERT INTO public.jobs_log (id, job_name, started_at, completed_at, status, as_of, trigger, pid,
+                                 records_updated, error_message, error_details, results)
+    VALUES (p_run_id, p_job_name, v_started, clock_timestamp(), v_status, p_as_of, 'manual', pg_backend_pid(),
+            v_records, v_err, nullif(concat_ws(E'\n', v_detail, v_hint, v_context), ''), v_results);
+  END IF;
 
   INSERT INTO public.audit_log (action_type, entity_type, entity_id, details)
   VALUES ('background_job_execution', 'background_job', p_run_id,

@@ -14,18 +14,19 @@ AS $$
 DECLARE
   v_job   text := run_job.job_name;
   v_as_of timestamptz := coalesce(run_job.as_of, now());
+  v_begun record;
   v_run   uuid;
-  v_skip  boolean;
 BEGIN
-  SELECT b.run_id, b.skipped INTO v_run, v_skip
-    FROM bgjobs.begin_run(v_job, v_as_of, 'manual', false) b;
+  -- an expression, not a FROM item: no table-function scan and tuplestore per call
+  v_begun := bgjobs.begin_run(v_job, v_as_of, 'manual', false);
+  v_run := v_begun.run_id;
 
   INSERT INTO public.audit_log (action_type, entity_type, entity_id, details)
   VALUES ('manual_job_trigger', 'background_job', v_run,
           jsonb_build_object('job_name', v_job, 'timestamp', now(), 'as_of', v_as_of,
                              'triggered_by', session_user, 'run_id', v_run));
 
-  IF v_skip THEN
+  IF v_begun.skipped THEN
     RETURN bgjobs.skipped_response(v_run);
   END IF;
   RETURN bgjobs.execute_run(v_run, v_job, v_as_of, NULL, false);
