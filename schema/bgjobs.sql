@@ -303,7 +303,10 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'to run it anyway: SET bgjobs.allow_future_as_of = on';
   END IF;
-  PERFORM bgjobs.reap_stale_runs(false);
+  -- the reaper's own first test, done here: no definer call when no run is open
+  IF EXISTS (SELECT 1 FROM public.jobs_log j WHERE j.status = 'running') THEN
+    PERFORM bgjobs.reap_stale_runs(false);
+  END IF;
 
   IF p_session_lock THEN
     v_got := pg_try_advisory_lock(1650944610, hashtext(p_job_name));
@@ -311,7 +314,10 @@ BEGIN
     v_got := pg_try_advisory_xact_lock(1650944610, hashtext(p_job_name));
   END IF;
 
-  IF v_got THEN
+  IF v_got AND NOT p_session_lock THEN
+    run_id := gen_random_uuid();                    -- its row: bgjobs.execute_run
+    skipped := false;
+  ELSIF v_got THEN
     INSERT INTO public.jobs_log (job_name, started_at, status, as_of, trigger, pid)
     VALUES (p_job_name, clock_timestamp(), 'running', p_as_of, p_trigger, pg_backend_pid())
     RETURNING id INTO run_id;
@@ -1757,6 +1763,7 @@ DECLARE
   v_detail   text;
   v_hint     text;
   v_context  text;
+  v_state    text;
   v_ms       integer;
   v_records  integer := 0;
   v_response jsonb;
@@ -1766,13 +1773,6 @@ BEGIN
   SELECT * INTO v_job FROM bgjobs.job_registry WHERE job_name = p_job_name;
 
   BEGIN
-    v_sig := (ARRAY['', 'timestamptz', 'timestamptz, uuid[]'])[v_job.body_args + 1];
-    IF to_regprocedure(format('%I.%I(%s)', v_job.function_schema, v_job.function_name, v_sig)) IS NULL THEN
-      RAISE EXCEPTION 'job "%" is not implemented yet', p_job_name
-        USING ERRCODE = 'feature_not_supported',
-              DETAIL = format('function %I.%I(%s) does not exist',
-                              v_job.function_schema, v_job.function_name, v_sig);
-    END IF;
     v_call := format('%I.%I(%s)', v_job.function_schema, v_job.function_name,
                      (ARRAY['', '$1', '$1, $2'])[v_job.body_args + 1]);
     EXECUTE CASE v_job.body_returns
@@ -1792,9 +1792,18 @@ BEGIN
     v_status := 'success';
   EXCEPTION WHEN query_canceled OR OTHERS THEN
     GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL,
-                            v_hint = PG_EXCEPTION_HINT, v_context = PG_EXCEPTION_CONTEXT;
+                            v_hint = PG_EXCEPTION_HINT, v_context = PG_EXCEPTION_CONTEXT,
+                            v_state = RETURNED_SQLSTATE;
     v_status := 'failed';
     v_results := NULL;
+    IF v_state = '42883' THEN                       -- undefined_function: the body itself?
+      v_sig := (ARRAY['', 'timestamptz', 'timestamptz, uuid[]'])[v_job.body_args + 1];
+      IF to_regprocedure(format('%I.%I(%s)', v_job.function_schema, v_job.function_name, v_sig)) IS NULL THEN
+        v_err := format('job "%s" is not implemented yet', p_job_name);
+        v_detail := format('function %I.%I(%s) does not exist', v_job.function_schema, v_job.function_name, v_sig);
+        v_hint := NULL;
+      END IF;
+    END IF;
     IF clock_timestamp() - v_started >= v_job.timeout THEN
       v_err := format('cancelled: exceeded its timeout of %s (%s)', v_job.timeout, v_err);
     END IF;
@@ -1813,6 +1822,12 @@ BEGIN
          error_details = nullif(concat_ws(E'\n', v_detail, v_hint, v_context), ''),
          results = v_results
    WHERE id = p_run_id;
+  IF NOT FOUND THEN                                 -- opened by run_job: no row yet
+    INSERT INTO public.jobs_log (id, job_name, started_at, completed_at, status, as_of, trigger, pid,
+                                 records_updated, error_message, error_details, results)
+    VALUES (p_run_id, p_job_name, v_started, clock_timestamp(), v_status, p_as_of, 'manual', pg_backend_pid(),
+            v_records, v_err, nullif(concat_ws(E'\n', v_detail, v_hint, v_context), ''), v_results);
+  END IF;
 
   INSERT INTO public.audit_log (action_type, entity_type, entity_id, details)
   VALUES ('background_job_execution', 'background_job', p_run_id,
@@ -4270,18 +4285,19 @@ CREATE FUNCTION public.run_job(job_name text, as_of timestamp with time zone DEF
 DECLARE
   v_job   text := run_job.job_name;
   v_as_of timestamptz := coalesce(run_job.as_of, now());
+  v_begun record;
   v_run   uuid;
-  v_skip  boolean;
 BEGIN
-  SELECT b.run_id, b.skipped INTO v_run, v_skip
-    FROM bgjobs.begin_run(v_job, v_as_of, 'manual', false) b;
+  -- an expression, not a FROM item: no table-function scan and tuplestore per call
+  v_begun := bgjobs.begin_run(v_job, v_as_of, 'manual', false);
+  v_run := v_begun.run_id;
 
   INSERT INTO public.audit_log (action_type, entity_type, entity_id, details)
   VALUES ('manual_job_trigger', 'background_job', v_run,
           jsonb_build_object('job_name', v_job, 'timestamp', now(), 'as_of', v_as_of,
                              'triggered_by', session_user, 'run_id', v_run));
 
-  IF v_skip THEN
+  IF v_begun.skipped THEN
     RETURN bgjobs.skipped_response(v_run);
   END IF;
   RETURN bgjobs.execute_run(v_run, v_job, v_as_of, NULL, false);
