@@ -64,8 +64,7 @@ DECLARE
   v_full     boolean;
   v_fed_t    uuid[];                  -- the change feed this tick consumed
   v_fed_i    uuid[];
-  v_cand_t   uuid[];                  -- an incremental tick's tasks: the feed and the windows
-  v_cand_i   uuid[];
+  v_cand     integer;                 -- the tasks an incremental tick read
 BEGIN
   -- one tick at a time (the state row stays locked to the end of the transaction)
   SELECT * INTO v_state FROM bgjobs.sla_tick_state FOR UPDATE;
@@ -90,41 +89,41 @@ BEGIN
   END;
   v_full := v_reason IS NOT NULL;
 
-  IF NOT v_full THEN
-    -- the feed's tasks, and the open tasks that became past due or past their SLA since
-    -- the last tick (same priority and hours as then: a change of either is in the feed
-    -- or forces a full pass)
-    SELECT array_agg(c.tenant_id), array_agg(c.task_id) INTO v_cand_t, v_cand_i
-      FROM (SELECT u.tenant_id, u.task_id FROM unnest(v_fed_t, v_fed_i) u(tenant_id, task_id)
-            UNION
-            SELECT t.tenant_id, t.id
-              FROM public.tasks t
-             WHERE t.status IN ('Open', 'In Progress')
-               AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
-               AND ((t.due_date >= v_state.as_of AND t.due_date < p_as_of)
-                    OR (t.priority = 'Critical' AND t.due_date >= v_state.as_of - v_hours_critical * interval '1 hour'
-                        AND t.due_date < v_cut_critical)
-                    OR (t.priority = 'High' AND t.due_date >= v_state.as_of - v_hours_high * interval '1 hour'
-                        AND t.due_date < v_cut_high)
-                    OR (t.priority = 'Medium' AND t.due_date >= v_state.as_of - v_hours_medium * interval '1 hour'
-                        AND t.due_date < v_cut_medium)
-                    OR ((t.priority IS NULL OR t.priority NOT IN ('Critical', 'High', 'Medium'))
-                        AND t.due_date >= v_state.as_of - v_hours_low * interval '1 hour'
-                        AND t.due_date < v_cut_low))) c;
-  END IF;
-
-  -- v_full is a constant in each (custom) plan: the branch not taken is never run
-  WITH open_due AS (
+  -- v_full is a constant in each (custom) plan: the branches not taken are never run.
+  -- cand (incremental): the open tasks that became past due or past their SLA since the
+  -- last tick (same priority and hours as then: a change of either is in the feed or
+  -- forces a full pass), read once by range scans, and the feed's tasks (deleted ones
+  -- too: their flags end).
+  WITH cand AS MATERIALIZED (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.status
+      FROM public.tasks t
+     WHERE NOT v_full AND t.status IN ('Open', 'In Progress')
+       AND ((t.due_date >= v_state.as_of AND t.due_date < p_as_of)
+            OR (t.priority = 'Critical' AND t.due_date >= v_state.as_of - v_hours_critical * interval '1 hour'
+                AND t.due_date < v_cut_critical)
+            OR (t.priority = 'High' AND t.due_date >= v_state.as_of - v_hours_high * interval '1 hour'
+                AND t.due_date < v_cut_high)
+            OR (t.priority = 'Medium' AND t.due_date >= v_state.as_of - v_hours_medium * interval '1 hour'
+                AND t.due_date < v_cut_medium)
+            OR ((t.priority IS NULL OR t.priority NOT IN ('Critical', 'High', 'Medium'))
+                AND t.due_date >= v_state.as_of - v_hours_low * interval '1 hour'
+                AND t.due_date < v_cut_low))
+    UNION
+    SELECT u.tenant_id, u.task_id, t.case_id, t.priority, t.due_date, t.status
+      FROM ROWS FROM (unnest(v_fed_t), unnest(v_fed_i)) u(tenant_id, task_id)
+      LEFT JOIN public.tasks t ON t.tenant_id = u.tenant_id AND t.id = u.task_id
+     WHERE NOT v_full
+  ),
+  open_due AS (
     SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
       FROM public.tasks t
      WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
        AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
     UNION ALL
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
-      FROM unnest(v_cand_t, v_cand_i) c(tenant_id, task_id)
-      JOIN public.tasks t ON t.tenant_id = c.tenant_id AND t.id = c.task_id
-     WHERE NOT v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
-       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
+    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date
+      FROM cand c
+     WHERE NOT v_full AND c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
+       AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants))
   ),
   flags AS (
     SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
@@ -132,8 +131,8 @@ BEGIN
      WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
     UNION ALL
     SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM unnest(v_cand_t, v_cand_i) c(tenant_id, task_id)
-      JOIN bgjobs.task_flags f ON f.tenant_id = c.tenant_id AND f.task_id = c.task_id
+      FROM cand c
+      JOIN bgjobs.task_flags f ON f.tenant_id = c.tenant_id AND f.task_id = c.id
      WHERE NOT v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
   ),
   joined AS (
@@ -228,16 +227,17 @@ BEGIN
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
          (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
+         (SELECT count(*) FROM cand),
          array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
          array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
-    INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
+    INTO v_overdue, v_sla, v_updated, v_cand, v_tenant, v_event, v_entity, v_key, v_data
     FROM events ev;
 
   UPDATE bgjobs.sla_tick_state
      SET as_of = p_as_of, max_as_of = greatest(max_as_of, p_as_of), tenants = v_tenants, sla_hours = v_hours,
          full_as_of = CASE WHEN v_full THEN p_as_of ELSE full_as_of END,
          last_pass = CASE WHEN v_full THEN 'full' ELSE 'incremental' END,
-         last_reason = v_reason, candidates = coalesce(cardinality(v_cand_i), 0);
+         last_reason = v_reason, candidates = CASE WHEN NOT v_full THEN v_cand END;
 
   IF cardinality(v_tenant) > 0 THEN
     v_rules := bgjobs.fire_automation_events(
