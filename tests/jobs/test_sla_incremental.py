@@ -177,3 +177,40 @@ def test_the_comparison_finds_an_incremental_path_that_misses_a_change_kind(conn
     conn.execute(src.replace(old, new))
     mismatches, _ = compare_run(conn, mk, seed=1, ticks=60, stop_at_first=True)
     assert mismatches, f"a feed or window that misses {kind} went unnoticed"
+
+
+def test_when_the_tick_makes_a_full_pass(conn, sql, mk):
+    """The incremental path only where the last tick can be trusted; the state row says
+    which pass each tick made and why."""
+    t = mk.tenant()
+    task = mk.task(t, T0 - H)
+
+    def pass_at(as_of, tenants=None):
+        conn.execute("SELECT bgjobs.job_check_sla_and_overdue(%s, %s)", (as_of, tenants))
+        return sql("SELECT last_pass, last_reason FROM bgjobs.sla_tick_state")[0]
+
+    assert pass_at(T0) == ("full", "no tick recorded")
+    assert pass_at(T0 + H) == ("incremental", None)
+    assert pass_at(T0 + H) == ("full", "replay")
+    assert pass_at(T0 + 2 * H) == ("incremental", None)
+    assert pass_at(T0 + H / 2) == ("full", "replay")
+    assert pass_at(T0 + 3 * H / 2) == ("full", "after a replay")       # a flag from T0 + 2 h may remain
+    assert pass_at(T0 + 5 * H / 2) == ("full", "after a replay")       # until a tick passes T0 + 2 h
+    assert pass_at(T0 + 3 * H) == ("incremental", None)
+    assert pass_at(T0 + 4 * H, [t]) == ("full", "other tenants")
+    assert pass_at(T0 + 5 * H, [t]) == ("incremental", None)
+    assert pass_at(T0 + 6 * H) == ("full", "other tenants")
+    sql("UPDATE app_settings SET value = '2' WHERE key = 'sla_hours_medium'")
+    assert pass_at(T0 + 7 * H) == ("full", "other SLA hours")
+    assert pass_at(T0 + 7 * H + 24 * H) == ("full", "daily full pass")
+    assert pass_at(T0 + 8 * H + 24 * H) == ("incremental", None)
+    # a TRUNCATE (no row trigger sees it) asks for a full pass, which ends the flag
+    assert sql("SELECT count(*) FROM bgjobs.task_flags") == [(1,)]
+    sql("TRUNCATE tasks CASCADE")
+    assert pass_at(T0 + 9 * H + 24 * H) == ("full", "tasks truncated")
+    assert sql("SELECT count(*) FROM bgjobs.task_flags") == [(0,)]
+    # the feed disabled: no change can be trusted
+    sql("ALTER TABLE tasks DISABLE TRIGGER tasks_sla_feed_update")
+    assert pass_at(T0 + 10 * H + 24 * H) == ("full", "no change feed")
+    sql("ALTER TABLE tasks ENABLE ALWAYS TRIGGER tasks_sla_feed_update")
+    assert task
