@@ -56,6 +56,9 @@ DECLARE
   v_entity   uuid[];
   v_key      text[];
   v_data     jsonb[];
+  v_cases    uuid[];                  -- each event's task facts, for its rules' actions
+  v_assignee uuid[];
+  v_title    text[];
   v_hours    numeric[] := ARRAY[v_hours_critical, v_hours_high, v_hours_medium, v_hours_low];
   v_tenants  uuid[] := CASE WHEN p_tenants IS NOT NULL
                             THEN ARRAY(SELECT DISTINCT x FROM unnest(p_tenants) x ORDER BY x) END;
@@ -95,7 +98,7 @@ BEGIN
   -- forces a full pass), read once by range scans, and the feed's tasks (deleted ones
   -- too: their flags end).
   WITH cand AS MATERIALIZED (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.status
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.status, t.assigned_to, t.title
       FROM public.tasks t
      WHERE NOT v_full AND t.status IN ('Open', 'In Progress')
        AND ((t.due_date >= v_state.as_of AND t.due_date < p_as_of)
@@ -109,18 +112,18 @@ BEGIN
                 AND t.due_date >= v_state.as_of - v_hours_low * interval '1 hour'
                 AND t.due_date < v_cut_low))
     UNION
-    SELECT u.tenant_id, u.task_id, t.case_id, t.priority, t.due_date, t.status
+    SELECT u.tenant_id, u.task_id, t.case_id, t.priority, t.due_date, t.status, t.assigned_to, t.title
       FROM ROWS FROM (unnest(v_fed_t), unnest(v_fed_i)) u(tenant_id, task_id)
       LEFT JOIN public.tasks t ON t.tenant_id = u.tenant_id AND t.id = u.task_id
      WHERE NOT v_full
   ),
   open_due AS (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
       FROM public.tasks t
      WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
        AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
     UNION ALL
-    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date
+    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date, c.assigned_to, c.title
       FROM cand c
      WHERE NOT v_full AND c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
        AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants))
@@ -137,7 +140,7 @@ BEGIN
   ),
   joined AS (
     SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
-           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
+           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date, o.assigned_to, o.title,
            -- the flag's episode goes on only while the task is still due before it began
            CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
            CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
@@ -156,7 +159,8 @@ BEGIN
                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
-    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.assigned_to, j.title,
+           j.sla_hours, j.had_flag,
            j.overdue_since IS NULL AS new_overdue,
            j.sla_violated_at IS NULL
              AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
@@ -206,14 +210,14 @@ BEGIN
   events AS (
     -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
     SELECT ev.*
-      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
+      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id, fl.case_id, fl.assigned_to, fl.title,
                    fl.overdue_since,
                    jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
                                       'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
               FROM flagged fl
              WHERE fl.new_overdue
             UNION ALL
-            SELECT fl.tenant_id, 'sla_violation', fl.id,
+            SELECT fl.tenant_id, 'sla_violation', fl.id, fl.case_id, fl.assigned_to, fl.title,
                    fl.overdue_since,
                    jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
                                       'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
@@ -229,8 +233,10 @@ BEGIN
          (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
          (SELECT count(*) FROM cand),
          array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
-         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
-    INTO v_overdue, v_sla, v_updated, v_cand, v_tenant, v_event, v_entity, v_key, v_data
+         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data),
+         array_agg(ev.case_id), array_agg(ev.assigned_to), array_agg(ev.title)
+    INTO v_overdue, v_sla, v_updated, v_cand, v_tenant, v_event, v_entity, v_key, v_data,
+         v_cases, v_assignee, v_title
     FROM events ev;
 
   UPDATE bgjobs.sla_tick_state
@@ -241,7 +247,8 @@ BEGIN
 
   IF cardinality(v_tenant) > 0 THEN
     v_rules := bgjobs.fire_automation_events(
-      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data);
+      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data,
+      v_cases, v_assignee, v_title);
   END IF;
 
   RETURN jsonb_build_object(
