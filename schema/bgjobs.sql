@@ -3302,7 +3302,7 @@ CREATE FUNCTION bgjobs_app.app_has_column(p_table text, p_column text) RETURNS b
                     AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped)
 $$;
 
-CREATE FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) RETURNS integer
+CREATE FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[], p_task_cases uuid[] DEFAULT NULL::uuid[], p_task_assignees uuid[] DEFAULT NULL::uuid[], p_task_titles text[] DEFAULT NULL::text[]) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -3316,9 +3316,13 @@ BEGIN
   WITH ev AS (
     -- an event key given twice in one batch is one occurrence
     SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
-           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
-      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
-           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
+           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data,
+           p_task_titles IS NOT NULL AND e.entity_type = 'task' AS task_given,
+           e.task_case, e.task_assignee, e.task_title
+      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data,
+                  p_task_cases, p_task_assignees, p_task_titles)
+           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data,
+                                task_case, task_assignee, task_title, n)
      ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
   ),
   rule_rows AS MATERIALIZED (
@@ -3373,20 +3377,25 @@ BEGIN
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
   ),
   targets AS (
-    SELECT ac.*, coalesce(tk.case_id, h.case_id) AS case_id, tk.assigned_to AS task_assignee,
-           coalesce(tk.title, cs.case_number) AS entity_title
+    -- a key that is NULL unless the row is read (given task facts, the other entity type)
+    -- costs no index probe
+    SELECT ac.*,
+           CASE WHEN ac.task_given THEN ac.task_case ELSE coalesce(tk.case_id, h.case_id) END AS case_id,
+           CASE WHEN ac.task_given THEN ac.task_assignee ELSE tk.assigned_to END AS assignee,
+           CASE WHEN ac.task_given THEN ac.task_title ELSE coalesce(tk.title, cs.case_number) END AS entity_title
       FROM actions ac
       LEFT JOIN public.tasks tk
-        ON ac.entity_type = 'task' AND tk.tenant_id = ac.tenant_id AND tk.id = ac.entity_id
+        ON tk.tenant_id = ac.tenant_id
+       AND tk.id = CASE WHEN ac.entity_type = 'task' AND NOT ac.task_given THEN ac.entity_id END
       LEFT JOIN public.hearings h
-        ON ac.entity_type = 'hearing' AND h.tenant_id = ac.tenant_id AND h.id = ac.entity_id
+        ON h.tenant_id = ac.tenant_id AND h.id = CASE WHEN ac.entity_type = 'hearing' THEN ac.entity_id END
       LEFT JOIN public.cases cs
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
   recipients AS MATERIALIZED (
     -- each notify action's users, each found by its key (three plain branches, not a
     -- LATERAL union of FROM-less selects: Citus plans these)
-    SELECT tg.*, coalesce(tg.task_assignee, c.assigned_to) AS user_id
+    SELECT tg.*, coalesce(tg.assignee, c.assigned_to) AS user_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
      WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
@@ -3745,21 +3754,91 @@ DECLARE
   v_entity   uuid[];
   v_key      text[];
   v_data     jsonb[];
+  v_cases    uuid[];                  -- each event's task facts, for its rules' actions
+  v_assignee uuid[];
+  v_title    text[];
+  v_hours    numeric[] := ARRAY[v_hours_critical, v_hours_high, v_hours_medium, v_hours_low];
+  v_tenants  uuid[] := CASE WHEN p_tenants IS NOT NULL
+                            THEN ARRAY(SELECT DISTINCT x FROM unnest(p_tenants) x ORDER BY x) END;
+  v_state    bgjobs_app.sla_tick_state;
+  v_reason   text;
+  v_full     boolean;
+  v_fed_t    uuid[];                  -- the change feed this tick consumed
+  v_fed_i    uuid[];
+  v_cand     integer;                 -- the tasks an incremental tick read
 BEGIN
-  WITH open_due AS (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
+  -- one tick at a time (the state row stays locked to the end of the transaction)
+  SELECT * INTO v_state FROM bgjobs_app.sla_tick_state FOR UPDATE;
+  -- The feed is consumed whichever pass follows (a full pass covers it).  Its own
+  -- statement: a change committed while this DELETE waited for its feed row is seen by the
+  -- statements below (each takes a new snapshot); one committed later keeps its row.
+  WITH fed AS (DELETE FROM bgjobs_app.task_changes RETURNING tenant_id, task_id)
+  SELECT array_agg(fed.tenant_id), array_agg(fed.task_id) INTO v_fed_t, v_fed_i FROM fed;
+
+  v_reason := CASE
+    WHEN v_state.as_of IS NULL THEN 'no tick recorded'
+    WHEN (SELECT count(*) FROM pg_catalog.pg_trigger tg
+           WHERE tg.tgrelid = pg_catalog.to_regclass('public.tasks') AND tg.tgenabled <> 'D'
+             AND tg.tgname IN ('tasks_sla_feed_insert', 'tasks_sla_feed_update',
+                               'tasks_sla_feed_delete', 'tasks_sla_feed_truncate')) < 4 THEN 'no change feed'
+    WHEN '00000000-0000-0000-0000-000000000000'::uuid = ANY (v_fed_t) THEN 'tasks truncated'
+    WHEN p_as_of <= v_state.as_of THEN 'replay'
+    WHEN v_state.max_as_of > v_state.as_of THEN 'after a replay'
+    WHEN v_state.tenants IS DISTINCT FROM v_tenants THEN 'other tenants'
+    WHEN v_state.sla_hours IS DISTINCT FROM v_hours THEN 'other SLA hours'
+    WHEN p_as_of >= v_state.full_as_of + interval '1 day' THEN 'daily full pass'
+  END;
+  v_full := v_reason IS NOT NULL;
+
+  -- v_full is a constant in each (custom) plan: the branches not taken are never run.
+  -- cand (incremental): the open tasks that became past due or past their SLA since the
+  -- last tick (same priority and hours as then: a change of either is in the feed or
+  -- forces a full pass), read once by range scans, and the feed's tasks (deleted ones
+  -- too: their flags end).
+  WITH cand AS MATERIALIZED (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.status, t.assigned_to, t.title
       FROM public.tasks t
-     WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
+     WHERE NOT v_full AND t.status IN ('Open', 'In Progress')
+       AND ((t.due_date >= v_state.as_of AND t.due_date < p_as_of)
+            OR (t.priority = 'Critical' AND t.due_date >= v_state.as_of - v_hours_critical * interval '1 hour'
+                AND t.due_date < v_cut_critical)
+            OR (t.priority = 'High' AND t.due_date >= v_state.as_of - v_hours_high * interval '1 hour'
+                AND t.due_date < v_cut_high)
+            OR (t.priority = 'Medium' AND t.due_date >= v_state.as_of - v_hours_medium * interval '1 hour'
+                AND t.due_date < v_cut_medium)
+            OR ((t.priority IS NULL OR t.priority NOT IN ('Critical', 'High', 'Medium'))
+                AND t.due_date >= v_state.as_of - v_hours_low * interval '1 hour'
+                AND t.due_date < v_cut_low))
+    UNION
+    SELECT u.tenant_id, u.task_id, t.case_id, t.priority, t.due_date, t.status, t.assigned_to, t.title
+      FROM ROWS FROM (unnest(v_fed_t), unnest(v_fed_i)) u(tenant_id, task_id)
+      LEFT JOIN public.tasks t ON t.tenant_id = u.tenant_id AND t.id = u.task_id
+     WHERE NOT v_full
+  ),
+  open_due AS (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
+      FROM public.tasks t
+     WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
        AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
+    UNION ALL
+    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date, c.assigned_to, c.title
+      FROM cand c
+     WHERE NOT v_full AND c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
+       AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants))
   ),
   flags AS (
     SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
       FROM bgjobs_app.task_flags f
-     WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
+     WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
+    UNION ALL
+    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+      FROM cand c
+      JOIN bgjobs_app.task_flags f ON f.tenant_id = c.tenant_id AND f.task_id = c.id
+     WHERE NOT v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
   ),
   joined AS (
     SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
-           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
+           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date, o.assigned_to, o.title,
            -- the flag's episode goes on only while the task is still due before it began
            CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
            CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
@@ -3778,7 +3857,8 @@ BEGIN
                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
-    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.assigned_to, j.title,
+           j.sla_hours, j.had_flag,
            j.overdue_since IS NULL AS new_overdue,
            j.sla_violated_at IS NULL
              AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
@@ -3828,14 +3908,14 @@ BEGIN
   events AS (
     -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
     SELECT ev.*
-      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
+      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id, fl.case_id, fl.assigned_to, fl.title,
                    fl.overdue_since,
                    jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
                                       'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
               FROM flagged fl
              WHERE fl.new_overdue
             UNION ALL
-            SELECT fl.tenant_id, 'sla_violation', fl.id,
+            SELECT fl.tenant_id, 'sla_violation', fl.id, fl.case_id, fl.assigned_to, fl.title,
                    fl.overdue_since,
                    jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
                                       'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
@@ -3849,14 +3929,24 @@ BEGIN
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
          (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
+         (SELECT count(*) FROM cand),
          array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
-         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
-    INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
+         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data),
+         array_agg(ev.case_id), array_agg(ev.assigned_to), array_agg(ev.title)
+    INTO v_overdue, v_sla, v_updated, v_cand, v_tenant, v_event, v_entity, v_key, v_data,
+         v_cases, v_assignee, v_title
     FROM events ev;
+
+  UPDATE bgjobs_app.sla_tick_state
+     SET as_of = p_as_of, max_as_of = greatest(max_as_of, p_as_of), tenants = v_tenants, sla_hours = v_hours,
+         full_as_of = CASE WHEN v_full THEN p_as_of ELSE full_as_of END,
+         last_pass = CASE WHEN v_full THEN 'full' ELSE 'incremental' END,
+         last_reason = v_reason, candidates = CASE WHEN NOT v_full THEN v_cand END;
 
   IF cardinality(v_tenant) > 0 THEN
     v_rules := bgjobs_app.fire_automation_events(
-      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data);
+      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data,
+      v_cases, v_assignee, v_title);
   END IF;
 
   RETURN jsonb_build_object(
@@ -4077,6 +4167,44 @@ BEGIN
     'recordsUpdated', v_updated);
 END;
 $_$;
+
+CREATE FUNCTION bgjobs_app.tasks_sla_feed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO bgjobs_app.task_changes AS c (tenant_id, task_id)
+    SELECT DISTINCT n.tenant_id, n.id
+      FROM new_rows n
+     WHERE n.status IN ('Open', 'In Progress') AND n.due_date IS NOT NULL
+    ON CONFLICT (tenant_id, task_id) DO UPDATE SET changed_at = EXCLUDED.changed_at;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO bgjobs_app.task_changes AS c (tenant_id, task_id)
+    SELECT n.tenant_id, n.id
+      FROM new_rows n
+      LEFT JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id
+     WHERE o.id IS NULL
+        OR (o.status, o.due_date, o.priority) IS DISTINCT FROM (n.status, n.due_date, n.priority)
+    UNION
+    SELECT o.tenant_id, o.id
+      FROM old_rows o
+     WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.tenant_id = o.tenant_id AND n.id = o.id)
+    ON CONFLICT (tenant_id, task_id) DO UPDATE SET changed_at = EXCLUDED.changed_at;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO bgjobs_app.task_changes AS c (tenant_id, task_id)
+    SELECT DISTINCT o.tenant_id, o.id
+      FROM old_rows o
+     WHERE o.status IN ('Open', 'In Progress')
+    ON CONFLICT (tenant_id, task_id) DO UPDATE SET changed_at = EXCLUDED.changed_at;
+  ELSE  -- TRUNCATE
+    INSERT INTO bgjobs_app.task_changes AS c (tenant_id, task_id)
+    VALUES ('00000000-0000-0000-0000-000000000000', '00000000-0000-0000-0000-000000000000')
+    ON CONFLICT (tenant_id, task_id) DO UPDATE SET changed_at = EXCLUDED.changed_at;
+  END IF;
+  RETURN NULL;
+END;
+$$;
 
 CREATE FUNCTION bgjobs_app.tenants_check_timezone() RETURNS trigger
     LANGUAGE plpgsql
@@ -4648,6 +4776,26 @@ CREATE TABLE bgjobs_app.automation_events (
     fired_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE bgjobs_app.sla_tick_state (
+    id boolean DEFAULT true NOT NULL,
+    as_of timestamp with time zone,
+    max_as_of timestamp with time zone,
+    tenants uuid[],
+    sla_hours numeric[],
+    full_as_of timestamp with time zone,
+    last_pass text,
+    last_reason text,
+    candidates integer,
+    CONSTRAINT sla_tick_state_id_check CHECK (id),
+    CONSTRAINT sla_tick_state_last_pass_check CHECK ((last_pass = ANY (ARRAY['full'::text, 'incremental'::text])))
+);
+
+CREATE TABLE bgjobs_app.task_changes (
+    tenant_id uuid NOT NULL,
+    task_id uuid NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE bgjobs_app.task_flags (
     tenant_id uuid NOT NULL,
     task_id uuid NOT NULL,
@@ -5116,6 +5264,12 @@ ALTER TABLE ONLY bgjobs.watched_jobs
 ALTER TABLE ONLY bgjobs_app.automation_events
     ADD CONSTRAINT automation_events_pkey PRIMARY KEY (log_id);
 
+ALTER TABLE ONLY bgjobs_app.sla_tick_state
+    ADD CONSTRAINT sla_tick_state_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY bgjobs_app.task_changes
+    ADD CONSTRAINT task_changes_pkey PRIMARY KEY (tenant_id, task_id);
+
 ALTER TABLE ONLY bgjobs_app.task_flags
     ADD CONSTRAINT task_flags_pkey PRIMARY KEY (tenant_id, task_id);
 
@@ -5238,6 +5392,8 @@ CREATE INDEX notifications_due_idx ON public.notifications USING btree (next_att
 
 CREATE INDEX payment_plans_id_idx ON public.payment_plans USING btree (id);
 
+CREATE INDEX tasks_open_due_date_idx ON public.tasks USING btree (due_date) WHERE (status = ANY (ARRAY['Open'::text, 'In Progress'::text]));
+
 CREATE INDEX tasks_open_due_idx ON public.tasks USING btree (tenant_id, due_date) WHERE (status = ANY (ARRAY['Open'::text, 'In Progress'::text]));
 
 CREATE INDEX users_id_idx ON public.users USING btree (id);
@@ -5255,6 +5411,22 @@ CREATE TRIGGER jobs_log_failed_update AFTER UPDATE OF status ON public.jobs_log 
 CREATE TRIGGER jobs_log_success_insert AFTER INSERT ON public.jobs_log FOR EACH ROW WHEN ((new.status = 'success'::text)) EXECUTE FUNCTION bgjobs.jobs_log_on_success();
 
 CREATE TRIGGER jobs_log_success_update AFTER UPDATE OF status ON public.jobs_log FOR EACH ROW WHEN (((new.status = 'success'::text) AND (old.status IS DISTINCT FROM 'success'::text))) EXECUTE FUNCTION bgjobs.jobs_log_on_success();
+
+CREATE TRIGGER tasks_sla_feed_delete AFTER DELETE ON public.tasks REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bgjobs_app.tasks_sla_feed();
+
+ALTER TABLE public.tasks ENABLE ALWAYS TRIGGER tasks_sla_feed_delete;
+
+CREATE TRIGGER tasks_sla_feed_insert AFTER INSERT ON public.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bgjobs_app.tasks_sla_feed();
+
+ALTER TABLE public.tasks ENABLE ALWAYS TRIGGER tasks_sla_feed_insert;
+
+CREATE TRIGGER tasks_sla_feed_truncate AFTER TRUNCATE ON public.tasks FOR EACH STATEMENT EXECUTE FUNCTION bgjobs_app.tasks_sla_feed();
+
+ALTER TABLE public.tasks ENABLE ALWAYS TRIGGER tasks_sla_feed_truncate;
+
+CREATE TRIGGER tasks_sla_feed_update AFTER UPDATE ON public.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bgjobs_app.tasks_sla_feed();
+
+ALTER TABLE public.tasks ENABLE ALWAYS TRIGGER tasks_sla_feed_update;
 
 CREATE TRIGGER tenants_check_timezone BEFORE INSERT OR UPDATE OF timezone ON public.tenants FOR EACH ROW EXECUTE FUNCTION bgjobs_app.tenants_check_timezone();
 
@@ -5547,8 +5719,8 @@ GRANT ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) TO bgjobs_admin;
 REVOKE ALL ON FUNCTION bgjobs_app.app_has_column(p_table text, p_column text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs_app.app_has_column(p_table text, p_column text) TO bgjobs_runner;
 
-REVOKE ALL ON FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[], p_task_cases uuid[], p_task_assignees uuid[], p_task_titles text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[], p_task_cases uuid[], p_task_assignees uuid[], p_task_titles text[]) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs_app.installments_set_tenant() FROM PUBLIC;
 
@@ -5569,6 +5741,8 @@ GRANT ALL ON FUNCTION bgjobs_app.job_send_hearing_reminders(p_as_of timestamp wi
 
 REVOKE ALL ON FUNCTION bgjobs_app.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs_app.job_update_installment_statuses(p_as_of timestamp with time zone, p_tenants uuid[]) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs_app.tasks_sla_feed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION bgjobs_app.tenants_check_timezone() FROM PUBLIC;
 
@@ -5668,6 +5842,14 @@ GRANT SELECT ON TABLE bgjobs.watched_jobs TO bgjobs_admin;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs_app.automation_events TO bgjobs_runner;
 GRANT SELECT ON TABLE bgjobs_app.automation_events TO bgjobs_admin;
 GRANT SELECT ON TABLE bgjobs_app.automation_events TO bgjobs_viewer;
+
+GRANT SELECT,UPDATE ON TABLE bgjobs_app.sla_tick_state TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs_app.sla_tick_state TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs_app.sla_tick_state TO bgjobs_viewer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs_app.task_changes TO bgjobs_runner;
+GRANT SELECT ON TABLE bgjobs_app.task_changes TO bgjobs_admin;
+GRANT SELECT ON TABLE bgjobs_app.task_changes TO bgjobs_viewer;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE bgjobs_app.task_flags TO bgjobs_runner;
 GRANT SELECT ON TABLE bgjobs_app.task_flags TO bgjobs_admin;

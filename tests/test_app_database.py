@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -160,6 +160,9 @@ def test_install_run_every_job_uninstall_keeps_the_application(app_db):
         assert f"change to application table {t}: GRANT " in out, t
     assert "change to application table tasks: GRANT SELECT, UPDATE TO bgjobs_runner" in out
     assert "no trigger on application table installments: installments_set_tenant" in out
+    assert "no trigger on application table tasks: tasks_sla_feed_* (nor the index tasks_open_due_date_idx) " \
+           "is added only to a table bgjobs creates; without this change feed every check-sla-and-overdue " \
+           "tick is a full pass" in out
     assert "no column, index or trigger is added to any application table" in out
     with psycopg.connect(dsn, autocommit=True) as c:
         assert data(c) == before and structure(c) == shape
@@ -195,6 +198,11 @@ def test_install_run_every_job_uninstall_keeps_the_application(app_db):
         sla = results["check-sla-and-overdue"]
         assert sla == {"overdueTasks": 3, "slaViolations": 1, "rulesTriggered": 2, "recordsUpdated": 3}
         assert again == {"overdueTasks": 0, "slaViolations": 0, "rulesTriggered": 0, "recordsUpdated": 0}
+        # no change feed on the application's own tasks: a later tick is a full pass too
+        later = c.execute("SELECT run_job('check-sla-and-overdue', %s)", (AS_OF + timedelta(minutes=15),)).fetchone()[0]
+        assert later["results"]["overdueTasks"] == 0
+        assert c.execute("SELECT last_pass, last_reason FROM bgjobs_app.sla_tick_state").fetchone() == \
+            ("full", "no change feed")
         flagged = dict(c.execute("SELECT task_id, sla_violated_at IS NOT NULL FROM bgjobs_app.task_flags").fetchall())
         assert flagged == {ids["t1"]: False, ids["t2"]: True, ids["t5"]: False}
         assert results["update-installment-statuses"]["installmentsUpdated"] == 2

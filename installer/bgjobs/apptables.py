@@ -74,7 +74,11 @@ WRITES = {
 }
 
 # triggers bgjobs puts only on a table it created
-TRIGGERS = {"tenants": "tenants_check_timezone", "installments": "installments_set_tenant"}
+TRIGGERS = {"tenants": "tenants_check_timezone", "installments": "installments_set_tenant",
+            "tasks": "tasks_sla_feed_* (nor the index tasks_open_due_date_idx)"}
+# what a table without its trigger costs
+WITHOUT = {"tasks": "without this change feed every check-sla-and-overdue tick is a full pass (it reads every "
+                    "open past-due task and every flag)"}
 
 
 @dataclass
@@ -101,7 +105,8 @@ class AppTables:
             if t in WRITES:
                 out.append(f"jobs write to application table {t}: {WRITES[t]}")
         for t, trig in TRIGGERS.items():
-            out.append(f"no trigger on application table {t}: {trig} is added only to a table bgjobs creates")
+            out.append(f"no trigger on application table {t}: {trig} is added only to a table bgjobs creates"
+                       + (f"; {WITHOUT[t]}" if t in WITHOUT else ""))
         out.append("no column, index or trigger is added to any application table")
         return out
 

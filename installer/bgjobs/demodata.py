@@ -23,7 +23,8 @@ tenant's local date.  Courts are shared.
 ``recent_overdue_pct`` puts that share of the tasks due in the 15 minutes before
 ``as_of`` (a benchmark's "newly overdue at the measured tick"); ``preflag`` marks the
 tasks already overdue / past SLA before ``as_of - 15 minutes`` as flagged, as earlier
-ticks of check-sla-and-overdue would have.
+ticks of check-sla-and-overdue would have (and, when no tick has run yet, records the last
+of them at ``as_of - 15 minutes`` in bgjobs_app.sla_tick_state, so the next tick is incremental).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
         if preflag:
             ex("""
                 INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since, sla_violated_at)
-                SELECT t.tenant_id, t.id, t.due_date + interval '15 minutes',
+                SELECT t.tenant_id, t.id, least(t.due_date + interval '15 minutes',
+                                                %(as_of)s::timestamptz - interval '15 minutes'),
                        CASE WHEN t.due_date + s.hours * interval '1 hour'
                                  < %(as_of)s::timestamptz - interval '15 minutes'
                             THEN t.due_date + s.hours * interval '1 hour' END
@@ -189,6 +191,18 @@ def load(conn: psycopg.Connection, tenants: int = 5, tasks_per_tenant: int = 40,
                  WHERE t.tenant_id IN (SELECT id FROM pg_temp.demo_t)
                    AND t.status IN ('Open', 'In Progress')
                    AND t.due_date < %(as_of)s::timestamptz - interval '15 minutes'""")
+            # as if a tick ran at as_of - 15 minutes: when none has run yet, the next tick
+            # can be incremental from there (with other SLA hours in the settings it makes
+            # a full pass); the feed rows of the tasks just loaded go, being flagged
+            if conn.execute("SELECT as_of IS NULL FROM bgjobs_app.sla_tick_state").fetchone()[0]:
+                ex("""
+                    UPDATE bgjobs_app.sla_tick_state
+                       SET as_of = %(as_of)s::timestamptz - interval '15 minutes',
+                           max_as_of = %(as_of)s::timestamptz - interval '15 minutes',
+                           full_as_of = %(as_of)s::timestamptz - interval '15 minutes',
+                           tenants = NULL, sla_hours = ARRAY[4, 24, 72, 168]::numeric[],
+                           last_pass = 'full', last_reason = 'demo data preflagged'""")
+                ex("DELETE FROM bgjobs_app.task_changes WHERE tenant_id IN (SELECT id FROM pg_temp.demo_t)")
         # hearings: spread over 30 days either side, plus one today 23:00 and one tomorrow
         # 10:30 in the tenant's zone
         counts["hearings"] = ex(f"""

@@ -189,6 +189,11 @@ def _apply(conn, steps: list[tuple[str, str]], report) -> None:
             conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(table), sql.Identifier(name)))
             report(f"dropped {table}.{name} ({definition}): Citus does not support SET NULL/DEFAULT "
                    "on a key holding the distribution column")
+        if table == "public.tasks":
+            dropped = _drop_feed_triggers(conn)
+            if dropped:
+                report(f"dropped {', '.join(dropped)} on public.tasks: check-sla-and-overdue's change feed lives "
+                       "on the coordinator, the shards on the workers; each tick makes a full pass")
         if table == root:
             # colocated with the tenant tables the application already distributed, if any
             done = [t for t in TENANT_TABLES if t not in todo]
@@ -205,6 +210,20 @@ def _apply(conn, steps: list[tuple[str, str]], report) -> None:
     for referencing, name, definition in put_back:
         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
             sql.SQL(referencing), sql.Identifier(name), sql.SQL(definition)))
+
+
+FEED_TRIGGERS = ("tasks_sla_feed_insert", "tasks_sla_feed_update", "tasks_sla_feed_delete", "tasks_sla_feed_truncate")
+
+
+def _drop_feed_triggers(conn) -> list[str]:
+    """The SLA tick's change-feed triggers on public.tasks (sql/app/bgjobs_app.tasks_sla_feed.sql):
+    they would run on the shards, where bgjobs_app.task_changes does not exist."""
+    names = [n for (n,) in conn.execute(
+        "SELECT tgname FROM pg_catalog.pg_trigger WHERE tgrelid = 'public.tasks'::regclass AND tgname = ANY(%s) "
+        "ORDER BY tgname", (list(FEED_TRIGGERS),)).fetchall()]
+    for name in names:
+        conn.execute(sql.SQL("DROP TRIGGER {} ON public.tasks").format(sql.Identifier(name)))
+    return names
 
 
 def register(main: click.Group, one_line_errors) -> None:

@@ -18,6 +18,9 @@
 -- Users are notified when active (users.is_active, when the application has it); 'admins'
 -- are the users with role 'admin' (users.role, when it has it).
 -- Any other type is not executed: the rule's log row is 'failed' with an error naming it.
+-- The optional task_cases, task_assignees, task_titles (parallel too) give a task event's
+-- task facts as the caller just read them, so its actions need not read the task again
+-- (NULL arrays: each task is read here).
 -- Returns the number of rule executions logged.
 CREATE OR REPLACE FUNCTION bgjobs_app.fire_automation_events(
   p_as_of timestamptz,
@@ -26,7 +29,10 @@ CREATE OR REPLACE FUNCTION bgjobs_app.fire_automation_events(
   p_entity_types text[],
   p_entity_ids uuid[],
   p_event_keys text[],
-  p_data jsonb[])
+  p_data jsonb[],
+  p_task_cases uuid[] DEFAULT NULL,
+  p_task_assignees uuid[] DEFAULT NULL,
+  p_task_titles text[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
@@ -41,9 +47,13 @@ BEGIN
   WITH ev AS (
     -- an event key given twice in one batch is one occurrence
     SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
-           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data
-      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data)
-           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data, n)
+           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data,
+           p_task_titles IS NOT NULL AND e.entity_type = 'task' AS task_given,
+           e.task_case, e.task_assignee, e.task_title
+      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data,
+                  p_task_cases, p_task_assignees, p_task_titles)
+           WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data,
+                                task_case, task_assignee, task_title, n)
      ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
   ),
   rule_rows AS MATERIALIZED (
@@ -98,20 +108,25 @@ BEGIN
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
   ),
   targets AS (
-    SELECT ac.*, coalesce(tk.case_id, h.case_id) AS case_id, tk.assigned_to AS task_assignee,
-           coalesce(tk.title, cs.case_number) AS entity_title
+    -- a key that is NULL unless the row is read (given task facts, the other entity type)
+    -- costs no index probe
+    SELECT ac.*,
+           CASE WHEN ac.task_given THEN ac.task_case ELSE coalesce(tk.case_id, h.case_id) END AS case_id,
+           CASE WHEN ac.task_given THEN ac.task_assignee ELSE tk.assigned_to END AS assignee,
+           CASE WHEN ac.task_given THEN ac.task_title ELSE coalesce(tk.title, cs.case_number) END AS entity_title
       FROM actions ac
       LEFT JOIN public.tasks tk
-        ON ac.entity_type = 'task' AND tk.tenant_id = ac.tenant_id AND tk.id = ac.entity_id
+        ON tk.tenant_id = ac.tenant_id
+       AND tk.id = CASE WHEN ac.entity_type = 'task' AND NOT ac.task_given THEN ac.entity_id END
       LEFT JOIN public.hearings h
-        ON ac.entity_type = 'hearing' AND h.tenant_id = ac.tenant_id AND h.id = ac.entity_id
+        ON h.tenant_id = ac.tenant_id AND h.id = CASE WHEN ac.entity_type = 'hearing' THEN ac.entity_id END
       LEFT JOIN public.cases cs
         ON cs.tenant_id = h.tenant_id AND cs.id = h.case_id
   ),
   recipients AS MATERIALIZED (
     -- each notify action's users, each found by its key (three plain branches, not a
     -- LATERAL union of FROM-less selects: Citus plans these)
-    SELECT tg.*, coalesce(tg.task_assignee, c.assigned_to) AS user_id
+    SELECT tg.*, coalesce(tg.assignee, c.assigned_to) AS user_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
      WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
@@ -159,7 +174,7 @@ BEGIN
   RETURN v_logged;
 END;
 $$;
-COMMENT ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) IS
+COMMENT ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[], uuid[], uuid[], text[]) IS
   'Runs each tenant''s active automation rules for a batch of events, set-based; one automation_logs row per rule execution; idempotent per event key.';
-REVOKE ALL ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[]) TO bgjobs_runner;
+REVOKE ALL ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[], uuid[], uuid[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bgjobs_app.fire_automation_events(timestamptz, uuid[], text[], text[], uuid[], text[], jsonb[], uuid[], uuid[], text[]) TO bgjobs_runner;

@@ -15,6 +15,20 @@
 -- Set-based: one pass joins the open past-due tasks with the flags (a full join: tasks
 -- without a flag are new, flags without such a task end), then one insert, one update and
 -- one delete.
+-- Incremental: a tick reads only the tasks that can change anything since the last tick
+-- (bgjobs_app.sla_tick_state, as_of L): the open tasks that became past due (due_date in
+-- [L, as_of)) or past their priority's SLA (due_date in [L - hours, as_of - hours)), found
+-- by range scans of tasks_open_due_date_idx, and the tasks in the change feed
+-- (bgjobs_app.task_changes: inserted, deleted, closed, reopened, re-dated, re-prioritised;
+-- sql/app/bgjobs_app.tasks_sla_feed.sql).  Any other task is as the last tick left it, so a
+-- full pass would change nothing for it either.  A full pass (every open past-due task,
+-- every flag) instead when that cannot be trusted: no tick recorded yet; no feed (the
+-- triggers are missing or disabled: an application's own tasks table, or one distributed
+-- by Citus); a TRUNCATE of tasks; a replay (as_of not after the last tick's, or the last
+-- tick was itself a replay: a flag may then be newer than it); other tenants than the
+-- last tick's; other SLA hours; and at least once a day of as_of (a safety net for
+-- changes the feed cannot see: triggers disabled for a while, flags edited by hand).
+-- bgjobs_app.sla_tick_state records which pass the tick made and why.
 -- Results: overdueTasks (newly overdue), slaViolations (newly violating), rulesTriggered,
 -- recordsUpdated (tasks flagged).
 CREATE OR REPLACE FUNCTION bgjobs_app.job_check_sla_and_overdue(p_as_of timestamptz, p_tenants uuid[])
@@ -42,21 +56,91 @@ DECLARE
   v_entity   uuid[];
   v_key      text[];
   v_data     jsonb[];
+  v_cases    uuid[];                  -- each event's task facts, for its rules' actions
+  v_assignee uuid[];
+  v_title    text[];
+  v_hours    numeric[] := ARRAY[v_hours_critical, v_hours_high, v_hours_medium, v_hours_low];
+  v_tenants  uuid[] := CASE WHEN p_tenants IS NOT NULL
+                            THEN ARRAY(SELECT DISTINCT x FROM unnest(p_tenants) x ORDER BY x) END;
+  v_state    bgjobs_app.sla_tick_state;
+  v_reason   text;
+  v_full     boolean;
+  v_fed_t    uuid[];                  -- the change feed this tick consumed
+  v_fed_i    uuid[];
+  v_cand     integer;                 -- the tasks an incremental tick read
 BEGIN
-  WITH open_due AS (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date
+  -- one tick at a time (the state row stays locked to the end of the transaction)
+  SELECT * INTO v_state FROM bgjobs_app.sla_tick_state FOR UPDATE;
+  -- The feed is consumed whichever pass follows (a full pass covers it).  Its own
+  -- statement: a change committed while this DELETE waited for its feed row is seen by the
+  -- statements below (each takes a new snapshot); one committed later keeps its row.
+  WITH fed AS (DELETE FROM bgjobs_app.task_changes RETURNING tenant_id, task_id)
+  SELECT array_agg(fed.tenant_id), array_agg(fed.task_id) INTO v_fed_t, v_fed_i FROM fed;
+
+  v_reason := CASE
+    WHEN v_state.as_of IS NULL THEN 'no tick recorded'
+    WHEN (SELECT count(*) FROM pg_catalog.pg_trigger tg
+           WHERE tg.tgrelid = pg_catalog.to_regclass('public.tasks') AND tg.tgenabled <> 'D'
+             AND tg.tgname IN ('tasks_sla_feed_insert', 'tasks_sla_feed_update',
+                               'tasks_sla_feed_delete', 'tasks_sla_feed_truncate')) < 4 THEN 'no change feed'
+    WHEN '00000000-0000-0000-0000-000000000000'::uuid = ANY (v_fed_t) THEN 'tasks truncated'
+    WHEN p_as_of <= v_state.as_of THEN 'replay'
+    WHEN v_state.max_as_of > v_state.as_of THEN 'after a replay'
+    WHEN v_state.tenants IS DISTINCT FROM v_tenants THEN 'other tenants'
+    WHEN v_state.sla_hours IS DISTINCT FROM v_hours THEN 'other SLA hours'
+    WHEN p_as_of >= v_state.full_as_of + interval '1 day' THEN 'daily full pass'
+  END;
+  v_full := v_reason IS NOT NULL;
+
+  -- v_full is a constant in each (custom) plan: the branches not taken are never run.
+  -- cand (incremental): the open tasks that became past due or past their SLA since the
+  -- last tick (same priority and hours as then: a change of either is in the feed or
+  -- forces a full pass), read once by range scans, and the feed's tasks (deleted ones
+  -- too: their flags end).
+  WITH cand AS MATERIALIZED (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.status, t.assigned_to, t.title
       FROM public.tasks t
-     WHERE t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
+     WHERE NOT v_full AND t.status IN ('Open', 'In Progress')
+       AND ((t.due_date >= v_state.as_of AND t.due_date < p_as_of)
+            OR (t.priority = 'Critical' AND t.due_date >= v_state.as_of - v_hours_critical * interval '1 hour'
+                AND t.due_date < v_cut_critical)
+            OR (t.priority = 'High' AND t.due_date >= v_state.as_of - v_hours_high * interval '1 hour'
+                AND t.due_date < v_cut_high)
+            OR (t.priority = 'Medium' AND t.due_date >= v_state.as_of - v_hours_medium * interval '1 hour'
+                AND t.due_date < v_cut_medium)
+            OR ((t.priority IS NULL OR t.priority NOT IN ('Critical', 'High', 'Medium'))
+                AND t.due_date >= v_state.as_of - v_hours_low * interval '1 hour'
+                AND t.due_date < v_cut_low))
+    UNION
+    SELECT u.tenant_id, u.task_id, t.case_id, t.priority, t.due_date, t.status, t.assigned_to, t.title
+      FROM ROWS FROM (unnest(v_fed_t), unnest(v_fed_i)) u(tenant_id, task_id)
+      LEFT JOIN public.tasks t ON t.tenant_id = u.tenant_id AND t.id = u.task_id
+     WHERE NOT v_full
+  ),
+  open_due AS (
+    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
+      FROM public.tasks t
+     WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
        AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
+    UNION ALL
+    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date, c.assigned_to, c.title
+      FROM cand c
+     WHERE NOT v_full AND c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
+       AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants))
   ),
   flags AS (
     SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
       FROM bgjobs_app.task_flags f
-     WHERE p_tenants IS NULL OR f.tenant_id = ANY (p_tenants)
+     WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
+    UNION ALL
+    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+      FROM cand c
+      JOIN bgjobs_app.task_flags f ON f.tenant_id = c.tenant_id AND f.task_id = c.id
+     WHERE NOT v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
   ),
   joined AS (
     SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
-           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date,
+           o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date, o.assigned_to, o.title,
            -- the flag's episode goes on only while the task is still due before it began
            CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
            CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
@@ -75,7 +159,8 @@ BEGIN
                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
-    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.sla_hours, j.had_flag,
+    SELECT j.tenant_id, j.task_id AS id, j.case_id, j.priority, j.due_date, j.assigned_to, j.title,
+           j.sla_hours, j.had_flag,
            j.overdue_since IS NULL AS new_overdue,
            j.sla_violated_at IS NULL
              AND j.due_date < CASE j.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
@@ -125,14 +210,14 @@ BEGIN
   events AS (
     -- two plain branches (not LATERAL VALUES) and an uncorrelated IN: forms Citus plans
     SELECT ev.*
-      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id,
+      FROM (SELECT fl.tenant_id, 'task_overdue' AS event, fl.id, fl.case_id, fl.assigned_to, fl.title,
                    fl.overdue_since,
                    jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
                                       'days_overdue', floor(extract(epoch FROM p_as_of - fl.due_date) / 86400)::integer) AS data
               FROM flagged fl
              WHERE fl.new_overdue
             UNION ALL
-            SELECT fl.tenant_id, 'sla_violation', fl.id,
+            SELECT fl.tenant_id, 'sla_violation', fl.id, fl.case_id, fl.assigned_to, fl.title,
                    fl.overdue_since,
                    jsonb_build_object('task_id', fl.id, 'case_id', fl.case_id, 'priority', fl.priority,
                                       'sla_threshold', fl.due_date + fl.sla_hours * interval '1 hour',
@@ -146,14 +231,24 @@ BEGIN
   SELECT (SELECT count(*) FROM flagged WHERE new_overdue),
          (SELECT count(*) FROM flagged WHERE new_sla),
          (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated),
+         (SELECT count(*) FROM cand),
          array_agg(ev.tenant_id), array_agg(ev.event), array_agg(ev.id),
-         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data)
-    INTO v_overdue, v_sla, v_updated, v_tenant, v_event, v_entity, v_key, v_data
+         array_agg(ev.event || ':' || ev.id || ':' || extract(epoch FROM ev.overdue_since)::bigint), array_agg(ev.data),
+         array_agg(ev.case_id), array_agg(ev.assigned_to), array_agg(ev.title)
+    INTO v_overdue, v_sla, v_updated, v_cand, v_tenant, v_event, v_entity, v_key, v_data,
+         v_cases, v_assignee, v_title
     FROM events ev;
+
+  UPDATE bgjobs_app.sla_tick_state
+     SET as_of = p_as_of, max_as_of = greatest(max_as_of, p_as_of), tenants = v_tenants, sla_hours = v_hours,
+         full_as_of = CASE WHEN v_full THEN p_as_of ELSE full_as_of END,
+         last_pass = CASE WHEN v_full THEN 'full' ELSE 'incremental' END,
+         last_reason = v_reason, candidates = CASE WHEN NOT v_full THEN v_cand END;
 
   IF cardinality(v_tenant) > 0 THEN
     v_rules := bgjobs_app.fire_automation_events(
-      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data);
+      p_as_of, v_tenant, v_event, array_fill('task'::text, ARRAY[cardinality(v_tenant)]), v_entity, v_key, v_data,
+      v_cases, v_assignee, v_title);
   END IF;
 
   RETURN jsonb_build_object(

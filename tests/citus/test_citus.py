@@ -36,11 +36,13 @@ def _load_and_run(dsn: str) -> dict:
     with psycopg.connect(dsn, autocommit=True) as c:
         counts = demodata.load(c, tenants=12, tasks_per_tenant=60, seed=7, as_of=AS_OF)
         assert counts["loaded"] and counts["tasks"] == 720
-        runs = []
+        runs, sla_passes = [], []
         for job, as_of in JOBS:
             r = c.execute("SELECT public.run_job(%s, %s)", (job, as_of)).fetchone()[0]
             runs.append((job, r["success"], r.get("error"), None if job in WALL_CLOCK_JOBS else r.get("results")))
-        return {"runs": runs, **_written_rows(c)}
+            if job == "check-sla-and-overdue":
+                sla_passes.append(c.execute("SELECT last_pass, last_reason FROM bgjobs_app.sla_tick_state").fetchone())
+        return {"runs": runs, "sla_passes": sla_passes, **_written_rows(c)}
 
 
 def _written_rows(c) -> dict:
@@ -140,6 +142,17 @@ def test_job_results_equal_single_node(distributed, single_node):
 def test_rows_written_equal_single_node(distributed, single_node, what):
     assert single_node[what], f"the reference run wrote no {what}"
     assert distributed[what] == single_node[what]
+
+
+def test_sla_tick_without_change_feed_on_distributed_tasks(cluster_db, distributed, single_node):
+    """The feed's triggers would run on the shards: distribute dropped them, and every SLA
+    tick makes a full pass there; on one node the second tick was incremental.  The rows
+    both wrote are equal (test_rows_written_equal_single_node)."""
+    with psycopg.connect(cluster_db, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tasks_sla_feed%%' "
+                         "AND tgrelid = 'public.tasks'::regclass").fetchone()[0] == 0
+    assert distributed["sla_passes"] == [("full", "no tick recorded"), ("full", "no change feed")]
+    assert single_node["sla_passes"] == [("full", "no tick recorded"), ("incremental", None)]
 
 
 def test_distribute_again_changes_nothing(cluster_db, distributed):
