@@ -36,6 +36,7 @@ CREATE OR REPLACE FUNCTION bgjobs_app.fire_automation_events(
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path TO pg_catalog, pg_temp
+SET plan_cache_mode TO auto      -- see the EXECUTE below
 AS $$
 DECLARE
   v_logged integer;
@@ -44,17 +45,25 @@ BEGIN
     RETURN 0;
   END IF;
 
+  -- One statement, run by EXECUTE: planned afresh with this batch's arrays (a one-shot
+  -- plan) whatever plan_cache_mode says, while the saved plans of the foreign-key checks
+  -- its inserts fire (automation_logs -> automation_rules, once per row) stay generic
+  -- under this function's plan_cache_mode = auto; a caller's force_custom_plan had each
+  -- of them planned again, row by row.  Text constant, parameters by USING: no names built in.
+  EXECUTE $sql$
   WITH ev AS (
-    -- an event key given twice in one batch is one occurrence
-    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
-           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data,
-           p_task_titles IS NOT NULL AND e.entity_type = 'task' AS task_given,
+    -- an event key given twice in one batch is one occurrence (its first): grouped by the
+    -- narrow key alone in a hash, not the whole event rows sorted (they spill to disk)
+    SELECT e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data,
+           $10 IS NOT NULL AND e.entity_type = 'task' AS task_given,
            e.task_case, e.task_assignee, e.task_title
-      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data,
-                  p_task_cases, p_task_assignees, p_task_titles)
+      FROM unnest($2, $3, $4, $5, $6, $7,
+                  $8, $9, $10)
            WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data,
                                 task_case, task_assignee, task_title, n)
-     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
+     WHERE e.n IN (SELECT min(k.n)
+                     FROM unnest($2, $3, $6) WITH ORDINALITY AS k(tenant_id, event, event_key, n)
+                    GROUP BY k.tenant_id, k.event, coalesce(k.event_key, k.n::text))
   ),
   rule_rows AS MATERIALIZED (
     -- actions: a column the seeds' rules have and the contract does not require (read with
@@ -90,7 +99,7 @@ BEGIN
   ),
   recorded AS (
     INSERT INTO bgjobs_app.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
-    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, $1
       FROM fired f
   ),
   logged AS (
@@ -98,7 +107,7 @@ BEGIN
            (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
     SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
            CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
-           f.executed, f.error, p_as_of
+           f.executed, f.error, $1
       FROM fired f
   ),
   actions AS MATERIALIZED (
@@ -128,7 +137,9 @@ BEGIN
     -- LATERAL union of FROM-less selects: Citus plans these)
     SELECT tg.*, coalesce(tg.assignee, c.assigned_to) AS user_id
       FROM targets tg
-      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
+      -- the case only for a task without an assignee (a NULL key costs no index probe)
+      LEFT JOIN public.cases c
+        ON c.tenant_id = tg.tenant_id AND c.id = CASE WHEN tg.assignee IS NULL THEN tg.case_id END
      WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
     UNION ALL
     SELECT tg.*, c.owner_id
@@ -169,7 +180,10 @@ BEGIN
      WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
     RETURNING 1
   )
-  SELECT count(*) INTO v_logged FROM fired;
+  SELECT count(*) FROM fired
+  $sql$
+  INTO v_logged
+  USING p_as_of, p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data, p_task_cases, p_task_assignees, p_task_titles;
 
   RETURN v_logged;
 END;
