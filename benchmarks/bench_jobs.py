@@ -134,35 +134,55 @@ def bare_update(b: Bench, as_of: datetime) -> tuple[float, int, dict]:
                         SELECT t.tenant_id, t.id, %(T)s {NEW_OVERDUE}""", {"T": as_of})
 
 
+# The same rows as the tick writes, column for column (automation_events.event_data, the
+# logs' actions_executed with each action's status and error_message, the outbox rows'
+# payload and dedupe_key, the audit rows' details): only the generated ids and created_at
+# differ.  Each rule's executed actions are worked out once per rule, as the tick does.
 BARE_WITH_RULES = f"""
 CREATE TEMP TABLE n ON COMMIT DROP AS
-  SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to {NEW_OVERDUE};
+  SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title {NEW_OVERDUE};
 INSERT INTO bgjobs_app.task_flags (tenant_id, task_id, overdue_since) SELECT n.tenant_id, n.id, %(T)s FROM n;
 WITH v AS (
   UPDATE bgjobs_app.task_flags f SET sla_violated_at = %(T)s
     FROM tasks t
    WHERE f.tenant_id = t.tenant_id AND f.task_id = t.id AND f.sla_violated_at IS NULL
      AND t.status IN {OPEN} AND t.due_date < %(T)s::timestamptz - {SLA_HOURS} * interval '1 hour'
-  RETURNING t.tenant_id, t.id, t.priority, t.due_date)
+  RETURNING t.tenant_id, t.id, t.case_id, t.priority, t.due_date, {SLA_HOURS} AS sla_hours)
 INSERT INTO audit_log (tenant_id, action_type, entity_type, entity_id, details, "timestamp")
-SELECT v.tenant_id, 'sla_violation', 'task', v.id, jsonb_build_object('priority', v.priority, 'due_date', v.due_date), %(T)s
+SELECT v.tenant_id, 'sla_violation', 'task', v.id,
+       jsonb_build_object('job_name', 'check-sla-and-overdue', 'task_id', v.id, 'case_id', v.case_id,
+                          'priority', v.priority, 'due_date', v.due_date, 'sla_hours', v.sla_hours,
+                          'sla_threshold', v.due_date + v.sla_hours * interval '1 hour', 'actual_time', %(T)s::timestamptz,
+                          'hours_past_due', round(extract(epoch FROM %(T)s::timestamptz - v.due_date) / 3600, 2)), %(T)s
   FROM v;
+CREATE TEMP TABLE r ON COMMIT DROP AS
+  SELECT r.tenant_id, r.id, r.rule_name, r.actions,
+         (SELECT jsonb_agg(a.x || jsonb_build_object('status', CASE WHEN a.x ->> 'type' IN ('notify', 'escalate')
+                                                                    THEN 'success' ELSE 'failed' END, 'duration_ms', 0) ORDER BY a.o)
+            FROM jsonb_array_elements(r.actions) WITH ORDINALITY a(x, o)) AS executed,
+         (SELECT string_agg(format('unsupported action type "%%s"', a.x ->> 'type'), '; ')
+            FROM jsonb_array_elements(r.actions) a(x) WHERE a.x ->> 'type' NOT IN ('notify', 'escalate')) AS error
+    FROM automation_rules r WHERE r.trigger_event = 'task_overdue' AND r.is_active;
 CREATE TEMP TABLE ev ON COMMIT DROP AS
-  SELECT n.tenant_id, n.id AS task_id, n.case_id, n.assigned_to, r.id AS rule_id, r.rule_name, r.actions,
-         gen_random_uuid() AS log_id
-    FROM n JOIN automation_rules r ON r.tenant_id = n.tenant_id AND r.trigger_event = 'task_overdue' AND r.is_active;
+  SELECT n.tenant_id, n.id AS task_id, n.case_id, n.assigned_to, n.title, r.id AS rule_id, r.rule_name, r.actions,
+         r.executed, r.error, gen_random_uuid() AS log_id,
+         'task_overdue:' || n.id || ':' || extract(epoch FROM %(T)s::timestamptz)::bigint AS event_key,
+         jsonb_build_object('task_id', n.id, 'case_id', n.case_id, 'priority', n.priority,
+                            'days_overdue', floor(extract(epoch FROM %(T)s::timestamptz - n.due_date) / 86400)::integer) AS data
+    FROM n JOIN r ON r.tenant_id = n.tenant_id;
 INSERT INTO bgjobs_app.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
-SELECT ev.log_id, ev.tenant_id, ev.rule_id, 'task_overdue:' || ev.task_id || ':' || extract(epoch FROM %(T)s::timestamptz)::bigint,
-       'task', ev.task_id, jsonb_build_object('task_id', ev.task_id, 'case_id', ev.case_id), %(T)s
+SELECT ev.log_id, ev.tenant_id, ev.rule_id, ev.event_key, 'task', ev.task_id, ev.data, %(T)s
   FROM ev;
-INSERT INTO automation_logs (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, executed_at)
+INSERT INTO automation_logs (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
 SELECT ev.log_id, ev.tenant_id, ev.rule_id, ev.rule_name, 'task_overdue',
-       CASE WHEN ev.actions @> '[{{"type": "sms"}}]' THEN 'failed' ELSE 'success' END, ev.actions, %(T)s
+       CASE WHEN ev.error IS NULL THEN 'success' ELSE 'failed' END, ev.executed, ev.error, %(T)s
   FROM ev;
 INSERT INTO notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
 SELECT ev.tenant_id, 'email', u.email, 'automation_notification',
-       jsonb_build_object('rule_name', ev.rule_name, 'entity_id', ev.task_id, 'automation_log_id', ev.log_id),
-       'automation:' || ev.rule_id || ':' || ev.task_id || ':' || u.id, 'business'
+       jsonb_build_object('rule_name', ev.rule_name, 'event', 'task_overdue', 'entity_type', 'task',
+                          'entity_id', ev.task_id, 'title', ev.title, 'details', ev.data,
+                          'recipient_name', u.full_name, 'automation_log_id', ev.log_id),
+       'automation:' || ev.rule_id || ':' || ev.event_key || ':' || u.id, 'business'
   FROM ev
   LEFT JOIN cases c ON c.tenant_id = ev.tenant_id AND c.id = ev.case_id
   JOIN users u ON u.tenant_id = ev.tenant_id AND u.id = coalesce(ev.assigned_to, c.assigned_to)
