@@ -153,14 +153,6 @@ BEGIN
       JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
      WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
   ),
-  recipient_users AS MATERIALIZED (
-    -- each recipient user once (not once per notification), by one semi-join
-    -- is_active: a column the seeds' users have and the contract does not require
-    SELECT u.tenant_id, u.id, u.email, u.full_name
-      FROM public.users u
-     WHERE (u.tenant_id, u.id) IN (SELECT rc.tenant_id, rc.user_id FROM recipients rc)
-       AND coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
-  ),
   notified AS (
     INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
     SELECT rc.tenant_id, 'email', u.email, 'automation_notification',
@@ -171,7 +163,9 @@ BEGIN
            format('automation:%s:%s:%s', rc.rule_id, coalesce(rc.event_key, rc.log_id::text), u.id),
            'business'
       FROM recipients rc
-      JOIN recipient_users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
+      JOIN public.users u ON u.tenant_id = rc.tenant_id AND u.id = rc.user_id
+     -- is_active: a column the seeds' users have and the contract does not require
+     WHERE coalesce((to_jsonb(u) ->> 'is_active')::boolean, true)
     ON CONFLICT ON CONSTRAINT notifications_dedupe_key_key DO NOTHING
     RETURNING 1
   ),
