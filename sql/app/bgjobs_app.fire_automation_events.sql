@@ -111,7 +111,11 @@ BEGIN
       FROM fired f
   ),
   actions AS MATERIALIZED (
-    SELECT f.*, a.action
+    -- only what the actions need (not the logged actions_executed), the action's type and
+    -- recipient as text: each CTE below is materialized, narrow rows spill less
+    SELECT f.tenant_id, f.event, f.entity_type, f.entity_id, f.event_key, f.data, f.task_given,
+           f.task_case, f.task_assignee, f.task_title, f.rule_id, f.rule_name, f.log_id,
+           a.action ->> 'type' AS act_type, a.action ->> 'to' AS act_to
       FROM fired f
      CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
@@ -119,7 +123,8 @@ BEGIN
   targets AS (
     -- a key that is NULL unless the row is read (given task facts, the other entity type)
     -- costs no index probe
-    SELECT ac.*,
+    SELECT ac.tenant_id, ac.event, ac.entity_type, ac.entity_id, ac.event_key, ac.data, ac.rule_id,
+           ac.rule_name, ac.log_id, ac.act_type, ac.act_to,
            CASE WHEN ac.task_given THEN ac.task_case ELSE coalesce(tk.case_id, h.case_id) END AS case_id,
            CASE WHEN ac.task_given THEN ac.task_assignee ELSE tk.assigned_to END AS assignee,
            CASE WHEN ac.task_given THEN ac.task_title ELSE coalesce(tk.title, cs.case_number) END AS entity_title
@@ -140,18 +145,18 @@ BEGIN
       -- the case only for a task without an assignee (a NULL key costs no index probe)
       LEFT JOIN public.cases c
         ON c.tenant_id = tg.tenant_id AND c.id = CASE WHEN tg.assignee IS NULL THEN tg.case_id END
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
+     WHERE tg.act_type = 'notify' AND tg.act_to = 'assignee'
     UNION ALL
     SELECT tg.*, c.owner_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'case_owner'
+     WHERE tg.act_type = 'notify' AND tg.act_to = 'case_owner'
     UNION ALL
     -- role: a column the seeds' users have and the contract does not require
     SELECT tg.*, a.id
       FROM targets tg
       JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
+     WHERE tg.act_type = 'notify' AND tg.act_to = 'admins'
   ),
   notified AS (
     INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
@@ -176,7 +181,7 @@ BEGIN
        SET priority = CASE WHEN t.priority = 'Low' THEN 'Medium' WHEN t.priority = 'Medium' THEN 'High' ELSE 'Critical' END
       FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
               FROM targets tg
-             WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
+             WHERE tg.act_type = 'escalate' AND tg.entity_type = 'task') x
      WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
     RETURNING 1
   )
