@@ -3305,7 +3305,8 @@ $$;
 CREATE FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zone, p_tenant_ids uuid[], p_events text[], p_entity_types text[], p_entity_ids uuid[], p_event_keys text[], p_data jsonb[], p_task_cases uuid[] DEFAULT NULL::uuid[], p_task_assignees uuid[] DEFAULT NULL::uuid[], p_task_titles text[] DEFAULT NULL::text[]) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    SET plan_cache_mode TO 'auto'
+    AS $_$
 DECLARE
   v_logged integer;
 BEGIN
@@ -3313,17 +3314,25 @@ BEGIN
     RETURN 0;
   END IF;
 
+  -- One statement, run by EXECUTE: planned afresh with this batch's arrays (a one-shot
+  -- plan) whatever plan_cache_mode says, while the saved plans of the foreign-key checks
+  -- its inserts fire (automation_logs -> automation_rules, once per row) stay generic
+  -- under this function's plan_cache_mode = auto; a caller's force_custom_plan had each
+  -- of them planned again, row by row.  Text constant, parameters by USING: no names built in.
+  EXECUTE $sql$
   WITH ev AS (
-    -- an event key given twice in one batch is one occurrence
-    SELECT DISTINCT ON (e.tenant_id, e.event, coalesce(e.event_key, e.n::text))
-           e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data,
-           p_task_titles IS NOT NULL AND e.entity_type = 'task' AS task_given,
+    -- an event key given twice in one batch is one occurrence (its first): grouped by the
+    -- narrow key alone in a hash, not the whole event rows sorted (they spill to disk)
+    SELECT e.tenant_id, e.event, e.entity_type, e.entity_id, e.event_key, e.data,
+           $10 IS NOT NULL AND e.entity_type = 'task' AS task_given,
            e.task_case, e.task_assignee, e.task_title
-      FROM unnest(p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data,
-                  p_task_cases, p_task_assignees, p_task_titles)
+      FROM unnest($2, $3, $4, $5, $6, $7,
+                  $8, $9, $10)
            WITH ORDINALITY AS e(tenant_id, event, entity_type, entity_id, event_key, data,
                                 task_case, task_assignee, task_title, n)
-     ORDER BY e.tenant_id, e.event, coalesce(e.event_key, e.n::text), e.n
+     WHERE e.n IN (SELECT min(k.n)
+                     FROM unnest($2, $3, $6) WITH ORDINALITY AS k(tenant_id, event, event_key, n)
+                    GROUP BY k.tenant_id, k.event, coalesce(k.event_key, k.n::text))
   ),
   rule_rows AS MATERIALIZED (
     -- actions: a column the seeds' rules have and the contract does not require (read with
@@ -3359,7 +3368,7 @@ BEGIN
   ),
   recorded AS (
     INSERT INTO bgjobs_app.automation_events (log_id, tenant_id, rule_id, event_key, entity_type, entity_id, event_data, fired_at)
-    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, p_as_of
+    SELECT f.log_id, f.tenant_id, f.rule_id, f.event_key, f.entity_type, f.entity_id, f.data, $1
       FROM fired f
   ),
   logged AS (
@@ -3367,11 +3376,15 @@ BEGIN
            (id, tenant_id, rule_id, rule_name, trigger_event, status, actions_executed, error_message, executed_at)
     SELECT f.log_id, f.tenant_id, f.rule_id, f.rule_name, f.event,
            CASE WHEN f.error IS NULL THEN 'success' ELSE 'failed' END,
-           f.executed, f.error, p_as_of
+           f.executed, f.error, $1
       FROM fired f
   ),
   actions AS MATERIALIZED (
-    SELECT f.*, a.action
+    -- only what the actions need (not the logged actions_executed), the action's type and
+    -- recipient as text: each CTE below is materialized, narrow rows spill less
+    SELECT f.tenant_id, f.event, f.entity_type, f.entity_id, f.event_key, f.data, f.task_given,
+           f.task_case, f.task_assignee, f.task_title, f.rule_id, f.rule_name, f.log_id,
+           a.action ->> 'type' AS act_type, a.action ->> 'to' AS act_to
       FROM fired f
      CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
      WHERE a.action ->> 'type' IN ('notify', 'escalate')
@@ -3379,7 +3392,8 @@ BEGIN
   targets AS (
     -- a key that is NULL unless the row is read (given task facts, the other entity type)
     -- costs no index probe
-    SELECT ac.*,
+    SELECT ac.tenant_id, ac.event, ac.entity_type, ac.entity_id, ac.event_key, ac.data, ac.rule_id,
+           ac.rule_name, ac.log_id, ac.act_type, ac.act_to,
            CASE WHEN ac.task_given THEN ac.task_case ELSE coalesce(tk.case_id, h.case_id) END AS case_id,
            CASE WHEN ac.task_given THEN ac.task_assignee ELSE tk.assigned_to END AS assignee,
            CASE WHEN ac.task_given THEN ac.task_title ELSE coalesce(tk.title, cs.case_number) END AS entity_title
@@ -3397,19 +3411,21 @@ BEGIN
     -- LATERAL union of FROM-less selects: Citus plans these)
     SELECT tg.*, coalesce(tg.assignee, c.assigned_to) AS user_id
       FROM targets tg
-      LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'assignee'
+      -- the case only for a task without an assignee (a NULL key costs no index probe)
+      LEFT JOIN public.cases c
+        ON c.tenant_id = tg.tenant_id AND c.id = CASE WHEN tg.assignee IS NULL THEN tg.case_id END
+     WHERE tg.act_type = 'notify' AND tg.act_to = 'assignee'
     UNION ALL
     SELECT tg.*, c.owner_id
       FROM targets tg
       LEFT JOIN public.cases c ON c.tenant_id = tg.tenant_id AND c.id = tg.case_id
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'case_owner'
+     WHERE tg.act_type = 'notify' AND tg.act_to = 'case_owner'
     UNION ALL
     -- role: a column the seeds' users have and the contract does not require
     SELECT tg.*, a.id
       FROM targets tg
       JOIN public.users a ON a.tenant_id = tg.tenant_id AND to_jsonb(a) ->> 'role' = 'admin'
-     WHERE tg.action ->> 'type' = 'notify' AND tg.action ->> 'to' = 'admins'
+     WHERE tg.act_type = 'notify' AND tg.act_to = 'admins'
   ),
   notified AS (
     INSERT INTO public.notifications (tenant_id, channel, recipient, template, payload, dedupe_key, category)
@@ -3434,15 +3450,18 @@ BEGIN
        SET priority = CASE WHEN t.priority = 'Low' THEN 'Medium' WHEN t.priority = 'Medium' THEN 'High' ELSE 'Critical' END
       FROM (SELECT DISTINCT tg.tenant_id, tg.entity_id
               FROM targets tg
-             WHERE tg.action ->> 'type' = 'escalate' AND tg.entity_type = 'task') x
+             WHERE tg.act_type = 'escalate' AND tg.entity_type = 'task') x
      WHERE t.tenant_id = x.tenant_id AND t.id = x.entity_id AND t.priority <> 'Critical'
     RETURNING 1
   )
-  SELECT count(*) INTO v_logged FROM fired;
+  SELECT count(*) FROM fired
+  $sql$
+  INTO v_logged
+  USING p_as_of, p_tenant_ids, p_events, p_entity_types, p_entity_ids, p_event_keys, p_data, p_task_cases, p_task_assignees, p_task_titles;
 
   RETURN v_logged;
 END;
-$$;
+$_$;
 
 CREATE FUNCTION bgjobs_app.installments_set_tenant() RETURNS trigger
     LANGUAGE plpgsql
