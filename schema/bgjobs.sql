@@ -645,20 +645,7 @@ BEGIN
     RETURN NULL;
   END IF;
   v_day := date_trunc('day', v_wall);
-  v_spread := greatest(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                       v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
-            - least(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                    v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+  v_spread := bgjobs.zone_offset_spread(v_day);
   v_start := CASE WHEN v_fwd THEN v_wall - interval '1 minute' - v_spread ELSE v_wall + interval '1 minute' + v_spread END;
   v_base := date_trunc('minute', v_start);
   IF date_trunc('day', v_base) <> v_day THEN
@@ -775,20 +762,7 @@ BEGIN
       IF v_day < '0001-01-04' OR v_day >= '9999-12-29' THEN
         RETURN v_best;       -- the spread would leave years 1-9999
       END IF;
-      v_spread := greatest(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                           v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
-                - least(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                        v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+      v_spread := bgjobs.zone_offset_spread(v_day);
     END IF;
 
     -- the wall time's instants
@@ -989,20 +963,7 @@ BEGIN
   END IF;
   FOREACH v_change IN ARRAY v_changes LOOP
     v_local := date_trunc('day', v_change::timestamp);
-    v_spread := greatest(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local - interval '2 days' - ((v_local - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local - interval '1 day' - ((v_local - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local - (v_local::timestamptz AT TIME ZONE 'UTC'),
-                         v_local + interval '1 day' - ((v_local + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local + interval '2 days' - ((v_local + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local + interval '3 days' - ((v_local + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
-              - least(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local - interval '2 days' - ((v_local - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local - interval '1 day' - ((v_local - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local - (v_local::timestamptz AT TIME ZONE 'UTC'),
-                      v_local + interval '1 day' - ((v_local + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local + interval '2 days' - ((v_local + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local + interval '3 days' - ((v_local + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+    v_spread := bgjobs.zone_offset_spread(v_local);
     v_reach := make_interval(secs => extract(epoch FROM v_gap + v_spread) + 60);   -- no days: 24-hour days
     v_prev := NULL;
     v_fire := v_change - interval '24 hours' - v_reach;
@@ -3273,6 +3234,28 @@ BEGIN
   END IF;
   v_counts := bgjobs.apply_alerts(p_as_of, ARRAY['scheduler_down'], v_findings, ARRAY['scheduler']);
   RETURN v_counts || jsonb_build_object('problems', coalesce(to_jsonb(v_problems), '[]'::jsonb));
+END;
+$$;
+
+CREATE FUNCTION bgjobs.zone_offset_spread(p_day timestamp without time zone) RETURNS interval
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  RETURN greatest(p_day - interval '3 days' - ((p_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+                  p_day - interval '2 days' - ((p_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                  p_day - interval '1 day' - ((p_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                  p_day - (p_day::timestamptz AT TIME ZONE 'UTC'),
+                  p_day + interval '1 day' - ((p_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+                  p_day + interval '2 days' - ((p_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+                  p_day + interval '3 days' - ((p_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
+       - least(p_day - interval '3 days' - ((p_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
+               p_day - interval '2 days' - ((p_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+               p_day - interval '1 day' - ((p_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+               p_day - (p_day::timestamptz AT TIME ZONE 'UTC'),
+               p_day + interval '1 day' - ((p_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
+               p_day + interval '2 days' - ((p_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
+               p_day + interval '3 days' - ((p_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
 END;
 $$;
 
@@ -5731,6 +5714,11 @@ GRANT ALL ON FUNCTION bgjobs.watchdog(p_as_of timestamp with time zone) TO bgjob
 REVOKE ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) TO bgjobs_admin;
 GRANT ALL ON FUNCTION bgjobs.watchdog_alert(p_as_of timestamp with time zone) TO bgjobs_deliverer;
+
+REVOKE ALL ON FUNCTION bgjobs.zone_offset_spread(p_day timestamp without time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.zone_offset_spread(p_day timestamp without time zone) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.zone_offset_spread(p_day timestamp without time zone) TO bgjobs_viewer;
+GRANT ALL ON FUNCTION bgjobs.zone_offset_spread(p_day timestamp without time zone) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.zone_tick(p_schedule text) TO bgjobs_admin;

@@ -97,20 +97,7 @@ BEGIN
     RETURN NULL;
   END IF;
   v_day := date_trunc('day', v_wall);
-  v_spread := greatest(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                       v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                       v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
-            - least(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                    v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                    v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+  v_spread := bgjobs.zone_offset_spread(v_day);
   v_start := CASE WHEN v_fwd THEN v_wall - interval '1 minute' - v_spread ELSE v_wall + interval '1 minute' + v_spread END;
   v_base := date_trunc('minute', v_start);
   IF date_trunc('day', v_base) <> v_day THEN
@@ -227,20 +214,7 @@ BEGIN
       IF v_day < '0001-01-04' OR v_day >= '9999-12-29' THEN
         RETURN v_best;       -- the spread would leave years 1-9999
       END IF;
-      v_spread := greatest(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                           v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                           v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
-                - least(v_day - interval '3 days' - ((v_day - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day - interval '2 days' - ((v_day - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day - interval '1 day' - ((v_day - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day - (v_day::timestamptz AT TIME ZONE 'UTC'),
-                        v_day + interval '1 day' - ((v_day + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day + interval '2 days' - ((v_day + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                        v_day + interval '3 days' - ((v_day + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+      v_spread := bgjobs.zone_offset_spread(v_day);
     END IF;
 
     -- the wall time's instants

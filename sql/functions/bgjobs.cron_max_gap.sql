@@ -129,20 +129,7 @@ BEGIN
   END IF;
   FOREACH v_change IN ARRAY v_changes LOOP
     v_local := date_trunc('day', v_change::timestamp);
-    v_spread := greatest(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local - interval '2 days' - ((v_local - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local - interval '1 day' - ((v_local - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local - (v_local::timestamptz AT TIME ZONE 'UTC'),
-                         v_local + interval '1 day' - ((v_local + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local + interval '2 days' - ((v_local + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                         v_local + interval '3 days' - ((v_local + interval '3 days')::timestamptz AT TIME ZONE 'UTC'))
-              - least(v_local - interval '3 days' - ((v_local - interval '3 days')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local - interval '2 days' - ((v_local - interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local - interval '1 day' - ((v_local - interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local - (v_local::timestamptz AT TIME ZONE 'UTC'),
-                      v_local + interval '1 day' - ((v_local + interval '1 day')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local + interval '2 days' - ((v_local + interval '2 days')::timestamptz AT TIME ZONE 'UTC'),
-                      v_local + interval '3 days' - ((v_local + interval '3 days')::timestamptz AT TIME ZONE 'UTC'));
+    v_spread := bgjobs.zone_offset_spread(v_local);
     v_reach := make_interval(secs => extract(epoch FROM v_gap + v_spread) + 60);   -- no days: 24-hour days
     v_prev := NULL;
     v_fire := v_change - interval '24 hours' - v_reach;
