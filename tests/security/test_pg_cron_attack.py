@@ -65,7 +65,31 @@ def _wait_for_cron_runs(dsn: str, after, round_name: str, state: CronAttack) -> 
     missing = set(EVERY_MINUTE) - {r[0] for r in rows}
     if missing:
         state.errors.append(f"{round_name}: pg_cron ran no {', '.join(sorted(missing))} "
-                            f"within {WAIT_SECONDS} s after the planting")
+                            f"within {WAIT_SECONDS} s after the planting; {_what_cron_did(dsn, after)}")
+
+
+def _what_cron_did(dsn: str, after) -> str:
+    """What a DBA would look at when a job did not run: bgjobs' own record of the cron runs,
+    pg_cron's record of the runs it started, and what is still going in the database."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        log = c.execute(
+            "SELECT job_name, status, count(*), max(left(coalesce(error_message, ''), 120)) "
+            "FROM public.jobs_log WHERE trigger = 'cron' AND started_at > %s GROUP BY 1, 2 ORDER BY 1, 2",
+            (after,)).fetchall()
+        busy = c.execute(
+            "SELECT usename, state, wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+    with psycopg.connect(sandbox_cron_dsn(dsn), autocommit=True) as c:
+        cron = c.execute(
+            "SELECT j.jobname, d.status, count(*), max(left(coalesce(d.return_message, ''), 120)) "
+            "FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
+            "WHERE d.start_time > %s OR d.start_time IS NULL GROUP BY 1, 2 ORDER BY 1, 2", (after,)).fetchall()
+    return f"jobs_log (cron): {log}; cron.job_run_details: {cron}; sessions: {busy}"
+
+
+def sandbox_cron_dsn(dsn: str) -> str:
+    """The same server's pg_cron database (where cron.job_run_details lives)."""
+    return dsn.rsplit("/", 1)[0] + "/" + sandbox.DATABASE
 
 
 class _Cluster:
