@@ -101,7 +101,7 @@ class Bench:
 
 def reset_sla(b: Bench, as_of: datetime) -> None:
     """Undo one tick at as_of: flags it set, rows it wrote, its bgjobs_app.sla_tick_state (back to
-    a last tick 15 minutes earlier, as demodata's preflag left it); then vacuum."""
+    a last tick 15 minutes earlier, as demodata's preflag left it); then vacuum and checkpoint."""
     b.sql("UPDATE bgjobs_app.sla_tick_state SET as_of = %s, max_as_of = %s, full_as_of = %s",
           (as_of - timedelta(minutes=15),) * 3)
     b.sql("DELETE FROM bgjobs_app.task_flags WHERE overdue_since = %s", (as_of,))
@@ -111,6 +111,8 @@ def reset_sla(b: Bench, as_of: datetime) -> None:
     b.sql("DELETE FROM notifications WHERE template = 'automation_notification'")
     b.sql("DELETE FROM audit_log WHERE action_type = 'sla_violation' AND \"timestamp\" = %s", (as_of,))
     b.sql("VACUUM ANALYZE tasks, bgjobs_app.task_flags, automation_logs, bgjobs_app.automation_events, notifications, audit_log")
+    # the undo's dirty pages written now, not by a checkpoint in the middle of the next run
+    b.sql("CHECKPOINT")
 
 
 def sla_tick(b: Bench, as_of: datetime, full: bool = False) -> tuple[float, dict, dict]:

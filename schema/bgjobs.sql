@@ -3289,6 +3289,7 @@ CREATE FUNCTION bgjobs_app.fire_automation_events(p_as_of timestamp with time zo
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'auto'
+    SET work_mem TO '16MB'
     AS $_$
 DECLARE
   v_logged integer;
@@ -3362,15 +3363,22 @@ BEGIN
            f.executed, f.error, $1
       FROM fired f
   ),
-  actions AS MATERIALIZED (
-    -- only what the actions need (not the logged actions_executed), the action's type and
-    -- recipient as text: each CTE below is materialized, narrow rows spill less
+  rule_acts AS MATERIALIZED (
+    -- each rule's executable actions, a row each, with the type and recipient as text:
+    -- worked out once per rule, not once per event (materialized: else the planner calls
+    -- jsonb_array_elements once per fired row, after the join)
+    SELECT r.rule_id, a.action ->> 'type' AS act_type, a.action ->> 'to' AS act_to
+      FROM rules r
+     CROSS JOIN LATERAL jsonb_array_elements(r.executed) AS a(action)
+     WHERE a.action ->> 'type' IN ('notify', 'escalate')
+  ),
+  actions AS (
+    -- only what the actions need (not the logged actions_executed)
     SELECT f.tenant_id, f.event, f.entity_type, f.entity_id, f.event_key, f.data, f.task_given,
            f.task_case, f.task_assignee, f.task_title, f.rule_id, f.rule_name, f.log_id,
-           a.action ->> 'type' AS act_type, a.action ->> 'to' AS act_to
+           ra.act_type, ra.act_to
       FROM fired f
-     CROSS JOIN LATERAL jsonb_array_elements(f.executed) AS a(action)
-     WHERE a.action ->> 'type' IN ('notify', 'escalate')
+      JOIN rule_acts ra ON ra.rule_id = f.rule_id
   ),
   targets AS (
     -- a key that is NULL unless the row is read (given task facts, the other entity type)
@@ -3817,45 +3825,51 @@ BEGIN
       LEFT JOIN public.tasks t ON t.tenant_id = u.tenant_id AND t.id = u.task_id
      WHERE NOT v_full
   ),
-  open_due AS (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
-      FROM public.tasks t
-     WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
-       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
-    UNION ALL
-    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date, c.assigned_to, c.title
-      FROM cand c
-     WHERE NOT v_full AND c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
-       AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants))
-  ),
-  flags AS (
-    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM bgjobs_app.task_flags f
-     WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
-    UNION ALL
-    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM cand c
-      JOIN bgjobs_app.task_flags f ON f.tenant_id = c.tenant_id AND f.task_id = c.id
-     WHERE NOT v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
-  ),
-  joined AS (
+  -- pairs: each open past-due task with its flag, and each flag without such a task.
+  -- A full pass joins all of them (a full join); an incremental tick only its candidates,
+  -- each with its flag found by its key (OFFSET 0 keeps that a probe per candidate: joined
+  -- as a whole, the flags table was read and hashed, a cost that grows with every flag kept).
+  pairs AS (
     SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
            o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date, o.assigned_to, o.title,
+           f.task_id AS flag_task_id, f.overdue_since AS flag_overdue_since, f.sla_violated_at AS flag_sla_violated_at
+      FROM (SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
+              FROM public.tasks t
+             WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
+               AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))) o
+      FULL JOIN (SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+                   FROM bgjobs_app.task_flags f
+                  WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))) f
+        ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+    UNION ALL
+    SELECT c.tenant_id, c.id, c.past_due, c.case_id, c.priority, c.due_date, c.assigned_to, c.title,
+           f.task_id, f.overdue_since, f.sla_violated_at
+      FROM (SELECT c.*, coalesce(c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
+                                 AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants)), false) AS past_due
+              FROM cand c) c
+      LEFT JOIN LATERAL (SELECT f.task_id, f.overdue_since, f.sla_violated_at
+                           FROM bgjobs_app.task_flags f
+                          WHERE f.tenant_id = c.tenant_id AND f.task_id = c.id
+                            AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
+                         OFFSET 0) f ON true
+     WHERE NOT v_full AND (c.past_due OR f.task_id IS NOT NULL)
+  ),
+  joined AS (
+    SELECT p.tenant_id, p.task_id, p.past_due, p.case_id, p.priority, p.due_date, p.assigned_to, p.title,
            -- the flag's episode goes on only while the task is still due before it began
-           CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
-           CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
+           CASE WHEN p.past_due AND p.due_date < p.flag_overdue_since THEN p.flag_overdue_since END AS overdue_since,
+           CASE WHEN p.past_due AND p.due_date < p.flag_overdue_since THEN p.flag_sla_violated_at END AS sla_violated_at,
            -- a replay as of an earlier moment ends no episode that began after it
-           f.task_id IS NOT NULL AS had_flag,
-           f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
-           CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
+           p.flag_task_id IS NOT NULL AS had_flag,
+           p.flag_task_id IS NOT NULL AND p.flag_overdue_since <= p_as_of AS may_end,
+           CASE p.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
                            WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
-      FROM open_due o
-      FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+      FROM pairs p
      -- only what this tick changes: a flag without its open past-due task, a task without a
      -- flag or due since its episode began, a flagged task now past its SLA
-     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
-        OR (f.sla_violated_at IS NULL
-            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+     WHERE NOT p.past_due OR p.flag_task_id IS NULL OR p.due_date >= p.flag_overdue_since
+        OR (p.flag_sla_violated_at IS NULL
+            AND p.due_date < CASE p.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (

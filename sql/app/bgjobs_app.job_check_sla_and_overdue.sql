@@ -12,9 +12,9 @@
 -- task_overdue / sla_violation run (bgjobs_app.fire_automation_events: one automation_logs row
 -- per rule execution) and each SLA violation is logged to audit_log (action_type
 -- 'sla_violation').
--- Set-based: one pass joins the open past-due tasks with the flags (a full join: tasks
--- without a flag are new, flags without such a task end), then one insert, one update and
--- one delete.
+-- Set-based: one pass pairs the open past-due tasks with the flags (a full pass: a full
+-- join; an incremental tick: each candidate task with its flag, by key), tasks without a
+-- flag are new, flags without such a task end; then one insert, one update and one delete.
 -- Incremental: a tick reads only the tasks that can change anything since the last tick
 -- (bgjobs_app.sla_tick_state, as_of L): the open tasks that became past due (due_date in
 -- [L, as_of)) or past their priority's SLA (due_date in [L - hours, as_of - hours)), found
@@ -117,45 +117,51 @@ BEGIN
       LEFT JOIN public.tasks t ON t.tenant_id = u.tenant_id AND t.id = u.task_id
      WHERE NOT v_full
   ),
-  open_due AS (
-    SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
-      FROM public.tasks t
-     WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
-       AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))
-    UNION ALL
-    SELECT c.tenant_id, c.id, c.case_id, c.priority, c.due_date, c.assigned_to, c.title
-      FROM cand c
-     WHERE NOT v_full AND c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
-       AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants))
-  ),
-  flags AS (
-    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM bgjobs_app.task_flags f
-     WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
-    UNION ALL
-    SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
-      FROM cand c
-      JOIN bgjobs_app.task_flags f ON f.tenant_id = c.tenant_id AND f.task_id = c.id
-     WHERE NOT v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
-  ),
-  joined AS (
+  -- pairs: each open past-due task with its flag, and each flag without such a task.
+  -- A full pass joins all of them (a full join); an incremental tick only its candidates,
+  -- each with its flag found by its key (OFFSET 0 keeps that a probe per candidate: joined
+  -- as a whole, the flags table was read and hashed, a cost that grows with every flag kept).
+  pairs AS (
     SELECT coalesce(o.tenant_id, f.tenant_id) AS tenant_id, coalesce(o.id, f.task_id) AS task_id,
            o.id IS NOT NULL AS past_due, o.case_id, o.priority, o.due_date, o.assigned_to, o.title,
+           f.task_id AS flag_task_id, f.overdue_since AS flag_overdue_since, f.sla_violated_at AS flag_sla_violated_at
+      FROM (SELECT t.tenant_id, t.id, t.case_id, t.priority, t.due_date, t.assigned_to, t.title
+              FROM public.tasks t
+             WHERE v_full AND t.status IN ('Open', 'In Progress') AND t.due_date < p_as_of
+               AND (p_tenants IS NULL OR t.tenant_id = ANY (p_tenants))) o
+      FULL JOIN (SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at
+                   FROM bgjobs_app.task_flags f
+                  WHERE v_full AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))) f
+        ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+    UNION ALL
+    SELECT c.tenant_id, c.id, c.past_due, c.case_id, c.priority, c.due_date, c.assigned_to, c.title,
+           f.task_id, f.overdue_since, f.sla_violated_at
+      FROM (SELECT c.*, coalesce(c.status IN ('Open', 'In Progress') AND c.due_date < p_as_of
+                                 AND (p_tenants IS NULL OR c.tenant_id = ANY (p_tenants)), false) AS past_due
+              FROM cand c) c
+      LEFT JOIN LATERAL (SELECT f.task_id, f.overdue_since, f.sla_violated_at
+                           FROM bgjobs_app.task_flags f
+                          WHERE f.tenant_id = c.tenant_id AND f.task_id = c.id
+                            AND (p_tenants IS NULL OR f.tenant_id = ANY (p_tenants))
+                         OFFSET 0) f ON true
+     WHERE NOT v_full AND (c.past_due OR f.task_id IS NOT NULL)
+  ),
+  joined AS (
+    SELECT p.tenant_id, p.task_id, p.past_due, p.case_id, p.priority, p.due_date, p.assigned_to, p.title,
            -- the flag's episode goes on only while the task is still due before it began
-           CASE WHEN o.due_date < f.overdue_since THEN f.overdue_since END AS overdue_since,
-           CASE WHEN o.due_date < f.overdue_since THEN f.sla_violated_at END AS sla_violated_at,
+           CASE WHEN p.past_due AND p.due_date < p.flag_overdue_since THEN p.flag_overdue_since END AS overdue_since,
+           CASE WHEN p.past_due AND p.due_date < p.flag_overdue_since THEN p.flag_sla_violated_at END AS sla_violated_at,
            -- a replay as of an earlier moment ends no episode that began after it
-           f.task_id IS NOT NULL AS had_flag,
-           f.task_id IS NOT NULL AND f.overdue_since <= p_as_of AS may_end,
-           CASE o.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
+           p.flag_task_id IS NOT NULL AS had_flag,
+           p.flag_task_id IS NOT NULL AND p.flag_overdue_since <= p_as_of AS may_end,
+           CASE p.priority WHEN 'Critical' THEN v_hours_critical WHEN 'High' THEN v_hours_high
                            WHEN 'Medium' THEN v_hours_medium ELSE v_hours_low END AS sla_hours
-      FROM open_due o
-      FULL JOIN flags f ON f.tenant_id = o.tenant_id AND f.task_id = o.id
+      FROM pairs p
      -- only what this tick changes: a flag without its open past-due task, a task without a
      -- flag or due since its episode began, a flagged task now past its SLA
-     WHERE o.id IS NULL OR f.task_id IS NULL OR o.due_date >= f.overdue_since
-        OR (f.sla_violated_at IS NULL
-            AND o.due_date < CASE o.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
+     WHERE NOT p.past_due OR p.flag_task_id IS NULL OR p.due_date >= p.flag_overdue_since
+        OR (p.flag_sla_violated_at IS NULL
+            AND p.due_date < CASE p.priority WHEN 'Critical' THEN v_cut_critical WHEN 'High' THEN v_cut_high
                                              WHEN 'Medium' THEN v_cut_medium ELSE v_cut_low END)
   ),
   found AS (
