@@ -159,44 +159,26 @@ BEGIN
     IF x < 0 THEN
       -- on to the next (previous) matching day; whole months that do not match are skipped
       LOOP
-        IF v_fwd THEN
-          d := d + 1;
-          IF d > v_last THEN
-            d := 1;
-            LOOP
-              mo := mo + 1;
-              IF mo = 13 THEN
-                mo := 1;
-                y := y + 1;
-                IF y > 9999 THEN
-                  RETURN v_best;
-                END IF;
-              END IF;
-              EXIT WHEN (c.months >> mo) & 1 = 1;
-            END LOOP;
-            v_last := CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
-                           WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
-            v_shift := extract(isodow FROM make_date(y, mo, 1))::integer - 1;
-          END IF;
-        ELSE
-          d := d - 1;
-          IF d < 1 THEN
-            LOOP
-              mo := mo - 1;
-              IF mo = 0 THEN
-                mo := 12;
-                y := y - 1;
-                IF y < 1 THEN
-                  RETURN v_best;
-                END IF;
-              END IF;
-              EXIT WHEN (c.months >> mo) & 1 = 1;
-            END LOOP;
-            v_last := CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
-                           WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
-            v_shift := extract(isodow FROM make_date(y, mo, 1))::integer - 1;
-            d := v_last;
-          END IF;
+        d := d + CASE WHEN v_fwd THEN 1 ELSE -1 END;
+        IF d > v_last OR d < 1 THEN
+          LOOP
+            mo := mo + CASE WHEN v_fwd THEN 1 ELSE -1 END;
+            IF mo = 13 THEN
+              mo := 1;
+              y := y + 1;
+            ELSIF mo = 0 THEN
+              mo := 12;
+              y := y - 1;
+            END IF;
+            IF y > 9999 OR y < 1 THEN
+              RETURN v_best;
+            END IF;
+            EXIT WHEN (c.months >> mo) & 1 = 1;
+          END LOOP;
+          v_last := CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
+                         WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
+          v_shift := extract(isodow FROM make_date(y, mo, 1))::integer - 1;
+          d := CASE WHEN v_fwd THEN 1 ELSE v_last END;
         END IF;
         EXIT WHEN (c.months >> mo) & 1 = 1
               AND CASE WHEN c.and_days THEN (c.doms >> d) & 1 = 1 AND (c.dows >> ((v_shift + d) % 7)) & 1 = 1
