@@ -36,19 +36,23 @@ CREATE FUNCTION bgjobs.add_recurring_maintenance_window(job_name text, recurrenc
 DECLARE
   v_job text := nullif(nullif(btrim(add_recurring_maintenance_window.job_name), ''), '*');
   v_f text[] := regexp_split_to_array(btrim(coalesce(add_recurring_maintenance_window.recurrence, '')), '\s+');
+  v_p record;
   v_id bigint;
 BEGIN
   PERFORM bgjobs.check_maintenance_job(v_job);
   IF cardinality(v_f) <> 5 OR v_f[1] !~ '^\d{1,2}$' OR v_f[2] !~ '^\d{1,2}$'
-     OR v_f[1]::integer > 59 OR v_f[2]::integer > 23
-     OR bgjobs.calendar_field_matches(v_f[3], 1, 1, 31) IS NULL
-     OR bgjobs.calendar_field_matches(v_f[4], 1, 1, 12,
-          ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec']) IS NULL
-     OR bgjobs.calendar_field_matches(v_f[5], 0, 0, 6, ARRAY['sun','mon','tue','wed','thu','fri','sat']) IS NULL THEN
+     OR v_f[1]::integer > 59 OR v_f[2]::integer > 23 THEN
     RAISE EXCEPTION 'maintenance window: recurrence % is not "minute hour day-of-month month day-of-week" with a single minute and hour',
                     quote_literal(add_recurring_maintenance_window.recurrence)
       USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 2 1-7 * sun'': the first Sunday of each month at 02:00';
   END IF;
+  BEGIN
+    v_p := bgjobs.cron_parse(array_to_string(v_f, ' '));
+  EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION 'maintenance window: recurrence %: %', quote_literal(add_recurring_maintenance_window.recurrence),
+                    regexp_replace(SQLERRM, '^invalid cron expression .*?: ', '')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 2 1-7 * sun'': the first Sunday of each month at 02:00';
+  END;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = add_recurring_maintenance_window.timezone) THEN
     RAISE EXCEPTION 'maintenance window: unknown time zone %', quote_literal(add_recurring_maintenance_window.timezone)
       USING ERRCODE = 'invalid_parameter_value';
@@ -59,12 +63,11 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM generate_series(current_date, current_date + 1461, interval '1 day') d(day)
-                  WHERE bgjobs.calendar_field_matches(v_f[3], extract(day FROM d.day)::integer, 1, 31)
-                    AND bgjobs.calendar_field_matches(v_f[4], extract(month FROM d.day)::integer, 1, 12,
-                          ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'])
-                    AND bgjobs.calendar_field_matches(v_f[5], extract(dow FROM d.day)::integer, 0, 6,
-                          ARRAY['sun','mon','tue','wed','thu','fri','sat'])) THEN
-    RAISE EXCEPTION 'maintenance window: recurrence % never falls on a date', quote_literal(add_recurring_maintenance_window.recurrence)
+                  WHERE (v_p.doms >> extract(day FROM d.day)::integer) & 1 = 1
+                    AND (v_p.months >> extract(month FROM d.day)::integer) & 1 = 1
+                    AND (v_p.dows >> extract(dow FROM d.day)::integer) & 1 = 1) THEN
+    RAISE EXCEPTION 'maintenance window: recurrence % never falls on a date (its day of month, month and day of week must all match)',
+                    quote_literal(add_recurring_maintenance_window.recurrence)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF coalesce(btrim(add_recurring_maintenance_window.reason), '') = '' THEN
@@ -332,50 +335,6 @@ BEGIN
   END IF;
 END;
 $$;
-
-CREATE FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[] DEFAULT NULL::text[]) RETURNS boolean
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-  v_part text;
-  v_m text[];
-  v_lo integer;
-  v_hi integer;
-  v_step integer;
-  v_field text := lower(btrim(p_field));
-  i integer;
-BEGIN
-  IF p_names IS NOT NULL THEN
-    FOR i IN 1 .. array_length(p_names, 1) LOOP
-      v_field := regexp_replace(v_field, '\m' || p_names[i] || '\M', (p_low + i - 1)::text, 'g');
-    END LOOP;
-  END IF;
-  FOREACH v_part IN ARRAY string_to_array(v_field, ',') LOOP
-    v_m := regexp_match(v_part, '^(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$');
-    IF v_m IS NULL THEN
-      RETURN NULL;
-    END IF;
-    IF v_m[1] = '*' THEN
-      v_lo := p_low; v_hi := p_high;
-    ELSE
-      v_lo := v_m[2]::integer;
-      v_hi := coalesce(v_m[3]::integer, CASE WHEN v_m[4] IS NOT NULL THEN p_high ELSE v_lo END);
-    END IF;
-    v_step := coalesce(v_m[4]::integer, 1);
-    IF v_lo < p_low OR v_hi > p_high + (CASE WHEN p_high = 6 THEN 1 ELSE 0 END) OR v_lo > v_hi OR v_step < 1 THEN
-      RETURN NULL;
-    END IF;
-    IF p_value BETWEEN v_lo AND v_hi AND (p_value - v_lo) % v_step = 0 THEN
-      RETURN true;
-    END IF;
-    IF p_high = 6 AND p_value = 0 AND 7 BETWEEN v_lo AND v_hi AND (7 - v_lo) % v_step = 0 THEN
-      RETURN true;                                    -- weekday 7 is Sunday
-    END IF;
-  END LOOP;
-  RETURN false;
-END;
-$_$;
 
 CREATE FUNCTION bgjobs.check_maintenance_job(p_job_name text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -2205,17 +2164,16 @@ CREATE FUNCTION bgjobs.maintenance_until(p_job_name text, p_at timestamp with ti
       SELECT s.start + w.duration
         FROM bgjobs.maintenance_windows w
        CROSS JOIN LATERAL (SELECT regexp_split_to_array(btrim(w.recurrence), '\s+') AS f) e
+       CROSS JOIN LATERAL bgjobs.cron_parse(w.recurrence) p
        CROSS JOIN LATERAL generate_series(((p_at - w.duration) AT TIME ZONE w.timezone)::date,
                                           (p_at AT TIME ZONE w.timezone)::date, interval '1 day') AS d(day)
        CROSS JOIN LATERAL (SELECT ((d.day::date + make_time(e.f[2]::integer, e.f[1]::integer, 0))
                                    AT TIME ZONE w.timezone) AS start) s
        WHERE w.recurrence IS NOT NULL AND (w.job_name IS NULL OR w.job_name = p_job_name)
          AND s.start <= p_at AND p_at < s.start + w.duration
-         AND bgjobs.calendar_field_matches(e.f[3], extract(day FROM d.day)::integer, 1, 31)
-         AND bgjobs.calendar_field_matches(e.f[4], extract(month FROM d.day)::integer, 1, 12,
-               ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'])
-         AND bgjobs.calendar_field_matches(e.f[5], extract(dow FROM d.day)::integer, 0, 6,
-               ARRAY['sun','mon','tue','wed','thu','fri','sat'])
+         AND (p.doms >> extract(day FROM d.day)::integer) & 1 = 1          -- day of month AND
+         AND (p.months >> extract(month FROM d.day)::integer) & 1 = 1      -- month AND
+         AND (p.dows >> extract(dow FROM d.day)::integer) & 1 = 1          -- day of week
     ) x
 $$;
 
@@ -5494,11 +5452,6 @@ REVOKE ALL ON FUNCTION bgjobs.apply_run_alert(p_job_name text, p_as_of timestamp
 
 REVOKE ALL ON FUNCTION bgjobs.begin_run(p_job_name text, p_as_of timestamp with time zone, p_trigger text, p_session_lock boolean, OUT run_id uuid, OUT skipped boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.begin_run(p_job_name text, p_as_of timestamp with time zone, p_trigger text, p_session_lock boolean, OUT run_id uuid, OUT skipped boolean) TO bgjobs_runner;
-
-REVOKE ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) TO bgjobs_runner;
-GRANT ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) TO bgjobs_admin;
-GRANT ALL ON FUNCTION bgjobs.calendar_field_matches(p_field text, p_value integer, p_low integer, p_high integer, p_names text[]) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.check_maintenance_job(p_job_name text) FROM PUBLIC;
 

@@ -4,8 +4,12 @@ alert, and hold their alerts; after it they resume."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_SUNDAY = "0 2 1-7 * sun"
 
@@ -46,7 +50,11 @@ def test_a_zoned_window_across_midnight(sql):
     (("no-such-job", FIRST_SUNDAY, "2 hours", "x"), 'unknown job "no-such-job"'),
     ((None, "0 2 1-7 *", "2 hours", "x"), "is not \"minute hour"),
     ((None, "*/5 2 * * *", "2 hours", "x"), "is not \"minute hour"),
-    ((None, "0 2 31 2 *", "2 hours", "x"), "never falls on a date"),
+    ((None, "0 2 31 2 *", "2 hours", "x"), "'0 2 31 2 *': day-of-month and month never coincide"),
+    ((None, "0 2 30 2 mon", "2 hours", "x"), "'0 2 30 2 mon' never falls on a date"),
+    # the day fields are read as pg_cron reads them (bgjobs.cron_parse): no 'n/step', no 'sunday'
+    ((None, "0 2 1/7 * sun", "2 hours", "x"), "day-of-month field: step needs a range or '*' in '1/7'"),
+    ((None, "0 2 1-7 * sunday", "2 hours", "x"), "day-of-week field: 'sunday' is not a number or name"),
     ((None, FIRST_SUNDAY, "0 hours", "x"), "duration must be"),
     ((None, FIRST_SUNDAY, "2 hours", " "), "a reason is required"),
 ])
@@ -57,6 +65,27 @@ def test_a_bad_window_names_what_is_wrong_and_changes_nothing(sql, args, message
     with pytest.raises(psycopg.Error, match="unknown time zone"):
         sql("SELECT bgjobs.add_recurring_maintenance_window(NULL, %s, '1 hour', 'x', 'Mars/Olympus')", FIRST_SUNDAY)
     assert sql("SELECT count(*) FROM bgjobs.maintenance_windows") == [(0,)]
+
+
+def test_migration_0016_rewrites_a_window_stored_with_the_old_step_form(sql):
+    """Before 0016 a window's day fields had their own parser, which read 'n/step' as
+    'n-last/step'; 0016 rewrites such a window to that range, which bgjobs.cron_parse takes."""
+    for recurrence in ("0 2 1/7 * sun,wed/3", "0 2 1-7 * sun", "30 1 * jan/6 *"):
+        sql("INSERT INTO bgjobs.maintenance_windows (recurrence, duration, reason) VALUES (%s, '2 hours', 'x')",
+            recurrence)
+    migration = (ROOT / "migrations" / "0016.window_recurrence.sql").read_text()
+    sql(migration)
+    assert sql("SELECT recurrence FROM bgjobs.maintenance_windows ORDER BY id") == [
+        ("0 2 1-31/7 * sun,wed-6/3",), ("0 2 1-7 * sun",), ("30 1 * jan-12/6 *",)]
+    sql(migration)                                                   # a second run changes nothing
+    assert [r for (r,) in sql("SELECT recurrence FROM bgjobs.maintenance_windows ORDER BY id")] == [
+        "0 2 1-31/7 * sun,wed-6/3", "0 2 1-7 * sun", "30 1 * jan-12/6 *"]
+    # days 1, 8, 15, 22, 29 that are a Sunday, Wednesday or Saturday: Sunday 2026-11-08 is one,
+    # Sunday 2026-12-13 is not (nor is it in the first week); 01:30 in January and July
+    assert str(until(sql, "check-sla-and-overdue", "2026-11-08 02:30+00")) == "2026-11-08 04:00:00+00:00"
+    assert until(sql, "check-sla-and-overdue", "2026-12-13 02:30+00") is None
+    assert str(until(sql, "check-sla-and-overdue", "2027-07-14 01:45+00")) == "2027-07-14 03:30:00+00:00"
+    assert until(sql, "check-sla-and-overdue", "2027-06-14 01:45+00") is None
 
 
 def test_inside_a_window_pg_crons_tick_runs_nothing_and_after_it_the_job_resumes(sql, conn):

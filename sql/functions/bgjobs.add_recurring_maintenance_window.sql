@@ -3,6 +3,7 @@
 --   SELECT bgjobs.add_recurring_maintenance_window(NULL, '0 2 1-7 * sun', '2 hours', 'monthly maintenance');
 -- The start is "minute hour day-of-month month day-of-week" (a single minute and hour) read in
 -- the zone, and the day of month AND the day of week must match, unlike cron's OR rule.
+-- The fields are read by bgjobs.cron_parse, the schedule math's parser, in pg_cron's grammar.
 -- job_name NULL (or '*') covers every job.  A bad job name, recurrence, zone or duration
 -- raises one error naming it and changes nothing.  Returns the window's id.
 -- SECURITY DEFINER: bgjobs_admin manages windows without write rights on bgjobs' tables.
@@ -16,19 +17,23 @@ AS $$
 DECLARE
   v_job text := nullif(nullif(btrim(add_recurring_maintenance_window.job_name), ''), '*');
   v_f text[] := regexp_split_to_array(btrim(coalesce(add_recurring_maintenance_window.recurrence, '')), '\s+');
+  v_p record;
   v_id bigint;
 BEGIN
   PERFORM bgjobs.check_maintenance_job(v_job);
   IF cardinality(v_f) <> 5 OR v_f[1] !~ '^\d{1,2}$' OR v_f[2] !~ '^\d{1,2}$'
-     OR v_f[1]::integer > 59 OR v_f[2]::integer > 23
-     OR bgjobs.calendar_field_matches(v_f[3], 1, 1, 31) IS NULL
-     OR bgjobs.calendar_field_matches(v_f[4], 1, 1, 12,
-          ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec']) IS NULL
-     OR bgjobs.calendar_field_matches(v_f[5], 0, 0, 6, ARRAY['sun','mon','tue','wed','thu','fri','sat']) IS NULL THEN
+     OR v_f[1]::integer > 59 OR v_f[2]::integer > 23 THEN
     RAISE EXCEPTION 'maintenance window: recurrence % is not "minute hour day-of-month month day-of-week" with a single minute and hour',
                     quote_literal(add_recurring_maintenance_window.recurrence)
       USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 2 1-7 * sun'': the first Sunday of each month at 02:00';
   END IF;
+  BEGIN
+    v_p := bgjobs.cron_parse(array_to_string(v_f, ' '));
+  EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION 'maintenance window: recurrence %: %', quote_literal(add_recurring_maintenance_window.recurrence),
+                    regexp_replace(SQLERRM, '^invalid cron expression .*?: ', '')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 2 1-7 * sun'': the first Sunday of each month at 02:00';
+  END;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = add_recurring_maintenance_window.timezone) THEN
     RAISE EXCEPTION 'maintenance window: unknown time zone %', quote_literal(add_recurring_maintenance_window.timezone)
       USING ERRCODE = 'invalid_parameter_value';
@@ -39,12 +44,11 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM generate_series(current_date, current_date + 1461, interval '1 day') d(day)
-                  WHERE bgjobs.calendar_field_matches(v_f[3], extract(day FROM d.day)::integer, 1, 31)
-                    AND bgjobs.calendar_field_matches(v_f[4], extract(month FROM d.day)::integer, 1, 12,
-                          ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'])
-                    AND bgjobs.calendar_field_matches(v_f[5], extract(dow FROM d.day)::integer, 0, 6,
-                          ARRAY['sun','mon','tue','wed','thu','fri','sat'])) THEN
-    RAISE EXCEPTION 'maintenance window: recurrence % never falls on a date', quote_literal(add_recurring_maintenance_window.recurrence)
+                  WHERE (v_p.doms >> extract(day FROM d.day)::integer) & 1 = 1
+                    AND (v_p.months >> extract(month FROM d.day)::integer) & 1 = 1
+                    AND (v_p.dows >> extract(dow FROM d.day)::integer) & 1 = 1) THEN
+    RAISE EXCEPTION 'maintenance window: recurrence % never falls on a date (its day of month, month and day of week must all match)',
+                    quote_literal(add_recurring_maintenance_window.recurrence)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF coalesce(btrim(add_recurring_maintenance_window.reason), '') = '' THEN
