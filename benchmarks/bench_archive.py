@@ -36,8 +36,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "installer"))
 
-from bgjobs import install, sandbox  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+from bgjobs import install, sandbox
+from bgjobs.settings import Settings
 
 RESULTS = ROOT / "benchmarks" / "RESULTS-archive.md"
 WHERE_THE_TIME_GOES = (

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "installer"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_jobs import AS_OF, Bench, reset_sla  # noqa: E402
-from bgjobs import demodata, distribute, install, sandbox  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+from bench_jobs import AS_OF, Bench, reset_sla
+from bgjobs import demodata, distribute, install, sandbox
+from bgjobs.settings import Settings
 
 RESULTS = ROOT / "benchmarks" / "RESULTS-citus.md"
 CITUS_CONF = """

@@ -33,7 +33,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
-
 from bgjobs import install as inst
 from bgjobs import pymodules, sandbox
 from bgjobs.settings import Settings
@@ -190,8 +189,8 @@ def server_bench(admin_dsn: str, n: int, old_source: str | None) -> dict:
 
 def write(mod_rows, srv, path: str, args, wall: float, load_before: str) -> None:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    ms = lambda secs, n: f"{secs / n * 1000:.3f}"   # noqa: E731
-    us = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
+    ms = lambda secs, n: f"{secs / n * 1000:.3f}"
+    us = lambda v: "–" if v is None else f"{v:.1f}"
     lines = ["# Cron math benchmark results", "",
              f"Measured {now} by `benchmarks/bench_cronmath.py` on {os.cpu_count()} cores, "
              f"{platform.system()} {platform.release()}, {srv['version']}, sandbox cluster; "

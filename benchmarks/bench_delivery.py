@@ -37,11 +37,10 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_monitoring  # noqa: E402  (its sinks and throughput runs)
-
-from bgjobs import install as inst  # noqa: E402
-from bgjobs import sandbox  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+import bench_monitoring
+from bgjobs import install as inst
+from bgjobs import sandbox
+from bgjobs.settings import Settings
 
 DB = "bgjobs_bench_delivery"
 DRIP_EVERY = 0.5

@@ -37,8 +37,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "installer"))
 
-from bgjobs import demodata, install, sandbox  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+from bgjobs import demodata, install, sandbox
+from bgjobs.settings import Settings
 
 AS_OF = datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc)
 PREV = AS_OF - timedelta(minutes=15)      # the previous tick (demodata's preflag records it)

@@ -31,11 +31,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
-
 from bgjobs import install as inst
 from bgjobs import pymodules, sandbox, worker
 from bgjobs.settings import Settings
+from psycopg.conninfo import make_conninfo
 
 DB = "bgjobs_bench_monitoring"
 

@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "installer"))
 
-import bench_jobs as bj  # noqa: E402
-from bgjobs import install, sandbox  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+import bench_jobs as bj
+from bgjobs import install, sandbox
+from bgjobs.settings import Settings
 
 FILES = ("sql/app/bgjobs_app.fire_automation_events.sql", "sql/app/bgjobs_app.job_check_sla_and_overdue.sql")
 

@@ -24,10 +24,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_monitoring import seed_health  # noqa: E402
-
-from bgjobs import install as inst  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+from bench_monitoring import seed_health
+from bgjobs import install as inst
+from bgjobs.settings import Settings
 
 DB = "bench_run_alert"
 

@@ -23,11 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from bgjobs import install as inst
 from bgjobs import sandbox
 from bgjobs.settings import Settings
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SEED_HEARTBEAT = """
 CREATE OR REPLACE FUNCTION public.seed_update_job_heartbeat(

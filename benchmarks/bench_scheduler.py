@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 sys.path.insert(0, "installer")
-from bgjobs import sandbox  # noqa: E402
+from bgjobs import sandbox
 
 LONG_SECONDS = 150
 WINDOW = 4          # minutes observed after the first full minute
@@ -81,7 +81,7 @@ def main() -> None:
         if r is None:
             print(f"{mode:<10} (no result)")
             continue
-        fmt = lambda v: "-" if v is None else f"{v:.1f}s"  # noqa: E731
+        fmt = lambda v: "-" if v is None else f"{v:.1f}s"
         print(f"{mode:<10} {r['due']:>8} {r['ran']:>4} {r['never_started']:>13} {fmt(r['median_delay_s']):>12} "
               f"{fmt(r['max_delay_s']):>9} {r['failed_runs']} {'; '.join(r['failures'])}")
 

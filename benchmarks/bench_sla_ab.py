@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "installer"))
 
-import bench_jobs as bj  # noqa: E402
-import psycopg  # noqa: E402
-from bgjobs import sandbox  # noqa: E402
+import bench_jobs as bj
+import psycopg
+from bgjobs import sandbox
 
 LOAD = r'''
 import sys

@@ -39,22 +39,21 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.conninfo import make_conninfo
-
 from bgjobs import install as inst
 from bgjobs import pymodules, sandbox
 from bgjobs.settings import Settings
+from psycopg.conninfo import make_conninfo
 
 JOB = "update-installment-statuses"
 ZONES = [
@@ -275,7 +274,7 @@ def registry(base: str, n_utc: int, n_zoned: int, repeats: int) -> dict:
         c.execute("CREATE TEMP TABLE _t (case_name text, ms float8)")
 
         def inserver(name, job, as_ofs):
-            c.execute(f"""DO $$ DECLARE t timestamptz; a timestamptz[] := %s; i int; BEGIN
+            c.execute("""DO $$ DECLARE t timestamptz; a timestamptz[] := %s; i int; BEGIN
                   FOR i IN 1..cardinality(a) LOOP
                     t := clock_timestamp(); CALL bgjobs.run_scheduled_job(%s, a[i]);
                     INSERT INTO _t VALUES (%s, extract(epoch FROM clock_timestamp() - t) * 1000);

@@ -30,11 +30,10 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_monitoring import seed_health  # noqa: E402
-
-from bgjobs import install as inst  # noqa: E402
-from bgjobs import sandbox  # noqa: E402
-from bgjobs.settings import Settings  # noqa: E402
+from bench_monitoring import seed_health
+from bgjobs import install as inst
+from bgjobs import sandbox
+from bgjobs.settings import Settings
 
 PREFIX = "benchwatch-"
 
@@ -137,7 +136,7 @@ def measure(dsn: str, args) -> dict:
 def write(r: dict, path: str, args, wall: float) -> None:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     k = r["counts"]
-    ok = lambda s: "pass" if s <= 0.5 else "MISS"  # noqa: E731
+    ok = lambda s: "pass" if s <= 0.5 else "MISS"
     firing = ", ".join(f"{kind} {rule} {n}" for kind, rule, n in r["firing"])
     lines = ["# Watch benchmark results", "",
              f"Measured {now} by `benchmarks/bench_watch.py` on {os.cpu_count()} cores, {platform.system()} "

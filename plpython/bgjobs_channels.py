@@ -49,13 +49,23 @@ import time
 import urllib.error
 import urllib.parse
 from email.message import EmailMessage
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import bgjobs_settings
 
-__all__ = ["render", "register_templates", "Sender", "Outcome", "Interrupted", "addresses", "backoff_seconds",
-           "MAX_ATTEMPTS", "CHANNELS", "STEP_SECONDS"]
+__all__ = [
+    "CHANNELS",
+    "MAX_ATTEMPTS",
+    "STEP_SECONDS",
+    "Interrupted",
+    "Outcome",
+    "Sender",
+    "addresses",
+    "backoff_seconds",
+    "register_templates",
+    "render",
+]
 
 # Tries before a notification is dead (notification_max_attempts). With the default backoff
 # (30 s doubling, capped at 1 h) the 8th try comes about 64 minutes after the first.
@@ -347,8 +357,8 @@ class Outcome(NamedTuple):
     """Result of one send. ``status`` is the HTTP status or SMTP reply code, if any."""
     ok: bool
     permanent: bool = False
-    error: Optional[str] = None
-    status: Optional[int] = None
+    error: str | None = None
+    status: int | None = None
 
 
 class Interrupted(BaseException):
@@ -432,7 +442,7 @@ class _StepSocket:
             self._sock.settimeout(deadline.slice())
             try:
                 return operation(*args)
-            except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            except (TimeoutError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 deadline.waited()
 
     def sendall(self, data):
@@ -678,7 +688,7 @@ class Sender:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         for recipient in sorted(self._recipients, key=len, reverse=True):
-            text = re.sub(re.escape(recipient), "<recipient>", text, flags=re.I)
+            text = re.sub(re.escape(recipient), "<recipient>", text, flags=re.IGNORECASE)
         text = " ".join(text.split())
         return text if len(text) <= 400 else text[:399] + "…"
 
@@ -785,7 +795,7 @@ class Sender:
             try:
                 wrapped.do_handshake()
                 return wrapped
-            except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            except (TimeoutError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 deadline.waited()
 
     # -- HTTP

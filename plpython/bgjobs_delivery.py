@@ -40,8 +40,16 @@ import urllib.parse
 import bgjobs_channels
 import bgjobs_settings
 
-__all__ = ["drain", "deliver", "destination", "run_budget", "idempotency_key",
-           "RUN_BUDGET_SECONDS", "MAX_RUN_BUDGET_SECONDS", "MIN_SEND_SECONDS"]
+__all__ = [
+    "MAX_RUN_BUDGET_SECONDS",
+    "MIN_SEND_SECONDS",
+    "RUN_BUDGET_SECONDS",
+    "deliver",
+    "destination",
+    "drain",
+    "idempotency_key",
+    "run_budget",
+]
 
 RUN_BUDGET_SECONDS = bgjobs_settings.default("delivery_run_budget_seconds", float)
 # a run always ends before pg_cron's next one-minute tick

@@ -41,17 +41,17 @@ import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 __all__ = [
+    "fire_epoch",
+    "get_zone",
+    "is_missed",
+    "iter_fires",
+    "max_gap",
+    "next_fire",
+    "parse_interval",
+    "parse_timestamp",
+    "prev_fire",
     "validate_cron",
     "validate_timezone",
-    "get_zone",
-    "parse_timestamp",
-    "parse_interval",
-    "iter_fires",
-    "prev_fire",
-    "next_fire",
-    "max_gap",
-    "is_missed",
-    "fire_epoch",
 ]
 
 UTC = _dt.timezone.utc
@@ -87,8 +87,20 @@ _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb 29 exis
 class _Cron:
     """A parsed expression: value sets, Vixie flags, and the sorted forms the evaluator walks."""
 
-    __slots__ = ("source", "minutes", "hours", "doms", "months", "dows",
-                 "wildcard", "and_days", "every_day", "times", "dom_list", "all_dows")
+    __slots__ = (
+        "all_dows",
+        "and_days",
+        "dom_list",
+        "doms",
+        "dows",
+        "every_day",
+        "hours",
+        "minutes",
+        "months",
+        "source",
+        "times",
+        "wildcard",
+    )
 
 
 def _number(text, names, field):

@@ -8,7 +8,7 @@ Standard library only; no I/O at import (the installer embeds this source in PL/
 
 from dataclasses import dataclass
 
-__all__ = ["Spec", "SPEC", "default", "maximum"]
+__all__ = ["SPEC", "Spec", "default", "maximum"]
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,8 @@ else:
     import shutil
     import tempfile
 
-    from pytest_postgresql import factories
-
     from bgjobs.sandbox import bindir
+    from pytest_postgresql import factories
 
     # pg_cron in libpq mode, as the sandbox runs it (pg_cron 1.4.2's background workers start
     # no job while another runs): it connects to the socket directory, where pytest-postgresql's

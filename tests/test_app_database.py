@@ -50,7 +50,7 @@ def app_migrate(dsn: str, tmp_path: Path) -> None:
 def app_rows(c) -> dict[str, str]:
     """The application's rows, by name (ids are random)."""
     ids = {}
-    q = lambda s, *a: c.execute(s, a).fetchone()[0]  # noqa: E731
+    q = lambda s, *a: c.execute(s, a).fetchone()[0]
     ids["A"] = q("INSERT INTO tenants (name) VALUES ('Shah & Co') RETURNING id")
     ids["B"] = q("INSERT INTO tenants (name, timezone) VALUES ('Mehta Legal', 'Asia/Kolkata') RETURNING id")
     ids["u1"] = q("INSERT INTO users (tenant_id, email, full_name) VALUES (%s, 'owner@a.example', 'Owner A') "
@@ -109,7 +109,7 @@ def data(c) -> dict[str, list[str]]:
 def structure(c) -> dict[str, list]:
     """Columns, constraints, indexes, triggers and grants of the application's tables, and the
     yoyo tables in public."""
-    q = lambda s: sorted(c.execute(s, (APP_TABLES,)).fetchall())  # noqa: E731
+    q = lambda s: sorted(c.execute(s, (APP_TABLES,)).fetchall())
     return {
         "columns": q("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
                      "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "

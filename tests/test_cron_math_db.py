@@ -10,14 +10,12 @@ the driver nor the session settings under test take part in the comparison."""
 
 import datetime as dt
 import json
+import random
 import uuid
 from pathlib import Path
 
-import random
-
 import psycopg
 import pytest
-
 from bgjobs import pymodules
 
 UTC = dt.timezone.utc

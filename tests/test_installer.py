@@ -10,7 +10,6 @@ import uuid
 
 import psycopg
 import pytest
-
 from bgjobs.registry import JOBS
 
 

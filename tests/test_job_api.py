@@ -28,7 +28,7 @@ def readme_blocks() -> list[str]:
     text = README.read_text()
     start = text.index("<!-- example: add-your-own-job")
     end = text.index("<!-- end of example -->", start)
-    return re.findall(r"```sql\n(.*?)```", text[start:end], flags=re.S)
+    return re.findall(r"```sql\n(.*?)```", text[start:end], flags=re.DOTALL)
 
 
 def bgjobs(*args, check=False):

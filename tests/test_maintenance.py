@@ -106,7 +106,7 @@ def test_no_missed_run_inside_a_window_and_alerts_are_held_until_it_ends(sql, co
         "('automation-health-check', '2026-12-04 07:00+00', '2026-12-04 07:00:01+00', 'success', '2026-12-04 07:00+00')")
     sql("SELECT bgjobs.add_maintenance_window('automation-health-check', '2026-12-06 06:00+00', "
         "'2026-12-06 10:00+00', 'upgrade')")
-    findings = lambda at: sql("SELECT rule FROM bgjobs.detect_job_issues(%s::timestamptz) "   # noqa: E731
+    findings = lambda at: sql("SELECT rule FROM bgjobs.detect_job_issues(%s::timestamptz) "
                               "WHERE subject = 'automation-health-check'", at)
     assert findings("2026-12-06 09:00+00") == []                  # in the window (slot 07:00 in it too)
     assert findings("2026-12-06 11:30+00") == []                  # the 07:00 slot fell in the window
@@ -125,9 +125,8 @@ def test_no_missed_run_inside_a_window_and_alerts_are_held_until_it_ends(sql, co
 
 
 def test_the_cli_adds_lists_shows_verifies_and_removes_windows(db, sql):
-    from click.testing import CliRunner
-
     from bgjobs.cli import main
+    from click.testing import CliRunner
 
     r = CliRunner().invoke(main, ["maintenance", "add", "--every", FIRST_SUNDAY, "--for", "2h",
                                   "--reason", "monthly maintenance", "--dsn", db])

@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
 from bgjobs import demodata, doctor, install, sandbox, worker
 from bgjobs.errors import BgjobsError
 from bgjobs.settings import Settings
+from psycopg.conninfo import make_conninfo
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 OWNER, PASSWORD = "app_owner", "app-owner-pw"
@@ -27,7 +26,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def readme_grants() -> list[str]:
     """The statements of the README's 'managed server grants' block."""
     text = README.read_text()
-    block = re.search(r"```sql\n-- managed server grants[^\n]*\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"```sql\n-- managed server grants[^\n]*\n(.*?)```", text, re.DOTALL).group(1)
     return [" ".join(s.split()) for s in block.split(";") if s.strip()]
 
 

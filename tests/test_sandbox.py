@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import psycopg
-
 from bgjobs import sandbox
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from bgjobs.resources import migrations_dir
-
 from schema_dump import SCHEMA_FILE, dump
 
 
@@ -33,7 +32,7 @@ def test_migration_names_rollbacks_and_dependencies():
         assert int(m.group(1)) == i, f"migration {name}: numbers must be 0001, 0002, ... without gaps"
         assert name.replace(".sql", ".rollback.sql") in files, f"migration {name} has no rollback"
         text = (migrations_dir() / name).read_text()
-        dep = re.search(r"^-- depends:(.*)$", text, re.M)
+        dep = re.search(r"^-- depends:(.*)$", text, re.MULTILINE)
         assert dep, f"{name} lacks a '-- depends:' line"
         assert dep.group(1).strip() == (previous or ""), f"{name} must depend on {previous}"
         previous = name[:-4]
@@ -42,7 +41,7 @@ def test_migration_names_rollbacks_and_dependencies():
 def test_rollback_then_reinstall_gives_the_same_schema(new_db, pg_server, template_db):
     name = new_db()
     dsn = pg_server.dsn(name)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "bgjobs", *a, "--dsn", dsn],  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "bgjobs", *a, "--dsn", dsn],
                                     capture_output=True, text=True, check=True)
     run("install", "--no-schedule")
     run("uninstall", "--yes")

@@ -4,20 +4,18 @@ must be equal (functions, grants, views, triggers) and the state and history mus
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
-import io
 from pathlib import Path
 
 import psycopg
 import pytest
-
 from bgjobs import install as inst
 from bgjobs.settings import Settings
-
 from schema_dump import dump
 
 ROOT = Path(__file__).resolve().parents[1]

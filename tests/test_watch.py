@@ -18,10 +18,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
-
 from bgjobs import install as inst
 from bgjobs.settings import Settings
-
 
 # ------------------------------------------------------------------ helpers
 

@@ -11,8 +11,8 @@ reached, or has no bgjobs, is critical too: nothing is watching the jobs then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import psycopg
 

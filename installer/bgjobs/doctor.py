@@ -3,7 +3,7 @@ FAIL lines make the exit status non-zero; WARN lines do not."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 
@@ -229,7 +229,7 @@ def run(dsn: str, report: Callable[[str], None] = print) -> bool:
     return not d.failed
 
 
-def _check_watch(d: "Doctor", conn, db: str, cron_db: str | None) -> None:
+def _check_watch(d: Doctor, conn, db: str, cron_db: str | None) -> None:
     """Watching jobs bgjobs did not create: where pg_cron's jobs can be read, and by whom."""
     if _one(conn, "SELECT to_regprocedure('bgjobs.cron_watch_jobs(timestamp with time zone,integer)')") is None:
         return

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 import sqlparse
 from psycopg import sql
 
 from . import apptables
+from . import jobs as job_api
 from .db import YOYO_TABLES, connect, first_line, yoyo_uri
 from .errors import BgjobsError
-from . import jobs as job_api
 from .jobs import CronSpec, Registration
 from .resources import migrations_dir, plpython_dir, sql_dir
 from .settings import DEFAULTS, Settings
@@ -59,14 +59,14 @@ CRON_FUNCTIONS = ("cron.schedule_in_database(text,text,text,text,text,boolean)",
 def preflight(conn: psycopg.Connection, need_cron: bool = True) -> Preflight:
     """Everything install needs, checked before its first change.  What only a superuser
     can grant is collected and named in one line, as the exact statements to run."""
-    q = lambda s, *a: conn.execute(s, a or None).fetchone()  # noqa: E731
+    q = lambda s, *a: conn.execute(s, a or None).fetchone()
     num, version = q("SELECT current_setting('server_version_num')::int, current_setting('server_version')")
     dbname, user, superuser, createrole = q(
         "SELECT current_database(), current_user, r.rolsuper, r.rolcreaterole FROM pg_roles r WHERE r.rolname = current_user")
     if num < 150000:
         raise BgjobsError(f"PostgreSQL 15 or newer is required; {dbname} runs {version}")
     grants: list[str] = []
-    qi = lambda name: sql.Identifier(name).as_string(conn)  # noqa: E731
+    qi = lambda name: sql.Identifier(name).as_string(conn)
     if not q("SELECT has_database_privilege(current_database(), 'CREATE')")[0]:
         grants.append(f"GRANT CREATE ON DATABASE {qi(dbname)} TO {qi(user)}")
     if not q("SELECT has_schema_privilege('public', 'CREATE')")[0]:
@@ -329,7 +329,7 @@ def expand_plpython(body: str, modules: dict[str, str]) -> str:
             f"    GD[{key!r}] = _mod\n"
             f"{name} = GD[{key!r}]"
         )
-    return re.sub(r"^#bgjobs:import (\w+)\s*$", loader, body, flags=re.M)
+    return re.sub(r"^#bgjobs:import (\w+)\s*$", loader, body, flags=re.MULTILINE)
 
 
 # Modules under plpython/ that the server does not run: the schedule math is SQL

@@ -172,8 +172,14 @@ def progress(description: str, total: int | None, unit: str = "rows", stream=Non
     if not _isatty(stream):
         yield _NoProgress()
         return
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     con = Console(file=stream, color_system=None if no_color() else "standard", no_color=no_color(),
                   highlight=False)
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),

@@ -46,7 +46,7 @@ def _load_and_run(dsn: str) -> dict:
 
 
 def _written_rows(c) -> dict:
-    q = lambda query: c.execute(query).fetchall()  # noqa: E731
+    q = lambda query: c.execute(query).fetchall()
     if c.execute("SELECT to_regclass('bgjobs_app.task_flags')").fetchone()[0]:
         flags = q("SELECT f.tenant_id, f.task_id, f.overdue_since, f.sla_violated_at, t.priority "
                   "FROM bgjobs_app.task_flags f JOIN public.tasks t ON t.tenant_id = f.tenant_id AND t.id = f.task_id "

@@ -128,7 +128,7 @@ def test_two_runs_at_the_same_moment_change_nothing_the_second_time(sql, mk, run
     for i in range(20):
         mk.task(t, T - i * 5 * H, priority=["Critical", "High", "Medium", "Low"][i % 4])
     first = run(JOB, T)["results"]
-    snapshot = lambda: (sql("SELECT * FROM tasks ORDER BY id"), sql("SELECT count(*) FROM automation_logs"),  # noqa
+    snapshot = lambda: (sql("SELECT * FROM tasks ORDER BY id"), sql("SELECT count(*) FROM automation_logs"),
                         sql("SELECT count(*) FROM notifications"),
                         sql("SELECT count(*) FROM audit_log WHERE action_type = 'sla_violation'"))
     before = snapshot()

@@ -11,11 +11,9 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from bgjobs import worker
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
-
-from bgjobs import worker
-
 
 
 def slack_bodies(httpserver, path="/slack"):
@@ -302,8 +300,8 @@ def test_worker_once_as_a_login_role_granted_bgjobs_deliverer(sql, db, pg_server
 
 
 def test_worker_cli_once(db, sql, configure, httpserver):
-    from click.testing import CliRunner
     from bgjobs.cli import main
+    from click.testing import CliRunner
     httpserver.expect_request("/hook").respond_with_data("ok")
     queue(sql, "webhook", httpserver.url_for("/hook"), n=3)
     result = CliRunner().invoke(main, ["worker", "--once", "--dsn", db])
@@ -315,8 +313,8 @@ def test_worker_cli_once(db, sql, configure, httpserver):
 
 @pytest.mark.parametrize("interval", ["-1", "0", "nan", "inf"])
 def test_worker_refuses_a_bad_interval_in_one_line(db, interval):
-    from click.testing import CliRunner
     from bgjobs.cli import main
+    from click.testing import CliRunner
     result = CliRunner().invoke(main, ["worker", "--dsn", db, "--interval", interval])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().splitlines() == [

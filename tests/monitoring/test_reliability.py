@@ -14,13 +14,11 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
 from bgjobs import check as ck
 from bgjobs import doctor
 from bgjobs import status as st
 from bgjobs import worker as wk
-
+from psycopg.conninfo import make_conninfo
 
 
 def slack_bodies(httpserver, path: str = "/slack"):

@@ -9,7 +9,7 @@ import time
 import types
 from pathlib import Path
 
-import bgjobs_app_templates  # noqa: F401  (registers the seeds' application's templates)
+import bgjobs_app_templates
 import bgjobs_channels as channels
 import pytest
 from bgjobs_channels import MAX_ATTEMPTS, Outcome, Sender, backoff_seconds, render
