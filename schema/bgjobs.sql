@@ -1559,33 +1559,47 @@ SELECT a.subject, 'short_run', 'WARNING', a.subject,
  WHERE cardinality(a.sdurs[4:13]) >= 5 AND b.p50_earlier >= 1 AND a.sdurs[1] < b.p50_earlier / c.short_factor
 $_$;
 
-CREATE FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) RETURNS uuid[]
+CREATE FUNCTION bgjobs.due_tenant_runs(p_job_name text, p_as_of timestamp with time zone) RETURNS TABLE(run_as_of timestamp with time zone, run_tenants uuid[])
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
   v_local_time time;
   v_tenant_local boolean;
-  v_due uuid[];
   v_floor timestamptz;
 BEGIN
   SELECT r.tenant_local, r.local_time, bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
     INTO v_tenant_local, v_local_time, v_floor
     FROM bgjobs.job_registry r WHERE r.job_name = p_job_name;
   IF NOT coalesce(v_tenant_local, false) THEN
-    RETURN NULL;
+    RETURN;
   END IF;
-  SELECT coalesce(array_agg(t.id ORDER BY t.id), '{}')
-    INTO v_due
+  RETURN QUERY
+  SELECT s.at, array_agg(t.id ORDER BY t.id)
     FROM public.tenants t
-    CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
-   WHERE l.local_now >= l.local_now::date + v_local_time
-     AND (v_floor = '-infinity' OR (l.local_now::date + v_local_time) AT TIME ZONE t.timezone >= v_floor)
+   CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
+   -- the local date of the tenant's latest slot: today once its time is reached, else yesterday
+   CROSS JOIN LATERAL (SELECT CASE WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
+                                   ELSE l.local_now::date - 1 END AS day) d
+   CROSS JOIN LATERAL (SELECT (d.day + v_local_time) AT TIME ZONE t.timezone AS slot) x
+   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
+   WHERE (v_floor = '-infinity' OR x.slot >= v_floor)
      AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
-                      WHERE r.tenant_id = t.id AND r.job_name = p_job_name
-                        AND r.local_date = l.local_now::date);
-  RETURN v_due;
+                      WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
+   GROUP BY s.at
+   ORDER BY s.at;
 END;
+$$;
+
+CREATE FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) RETURNS uuid[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  SELECT CASE WHEN r.tenant_local THEN
+           (SELECT coalesce(array_agg(u ORDER BY u), '{}')
+              FROM bgjobs.due_tenant_runs(p_job_name, p_as_of) g CROSS JOIN LATERAL unnest(g.run_tenants) u)
+         END
+    FROM bgjobs.job_registry r WHERE r.job_name = p_job_name
 $$;
 
 CREATE FUNCTION bgjobs.due_work(p_job_name text, p_as_of timestamp with time zone, OUT due boolean, OUT tenants uuid[], OUT slot timestamp with time zone) RETURNS record
@@ -1605,8 +1619,9 @@ BEGIN
     RETURN;
   END IF;
   IF r.tenant_local THEN
-    tenants := bgjobs.due_tenants(p_job_name, p_as_of);
-    due := cardinality(tenants) > 0;
+    SELECT g.run_as_of, g.run_tenants INTO slot, tenants
+      FROM bgjobs.due_tenant_runs(p_job_name, p_as_of) g ORDER BY g.run_as_of LIMIT 1;
+    due := tenants IS NOT NULL;
     RETURN;
   END IF;
   IF r.tick IS NOT NULL THEN
@@ -2199,12 +2214,20 @@ BEGIN
   END IF;
   v_floor := bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of);
   IF r.tenant_local THEN
-    SELECT min(CASE WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
+    SELECT min(CASE WHEN y.missed THEN p_as_of WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next
       FROM public.tenants t
       CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
       LEFT JOIN bgjobs.tenant_job_runs h
         ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date
+      -- yesterday's slot missed while today's is still ahead: the next tick catches it up
+      -- (bgjobs.due_tenant_runs' rule), so the tenant is due now
+      CROSS JOIN LATERAL (
+        SELECT l.local_now < l.local_now::date + r.local_time
+               AND (v_floor = '-infinity' OR (l.local_now::date - 1 + r.local_time) AT TIME ZONE t.timezone >= v_floor)
+               AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs y
+                                WHERE y.tenant_id = t.id AND y.job_name = r.job_name
+                                  AND y.local_date = l.local_now::date - 1) AS missed) y
       -- today is done when handled, or when today's slot is before the floor (bgjobs.due_tenants' rule)
       CROSS JOIN LATERAL (
         SELECT h.local_date IS NOT NULL
@@ -2636,6 +2659,7 @@ DECLARE
   v_resp    jsonb;
   v_due     boolean;
   v_slot    timestamptz;
+  v_run_as_of timestamptz;
 BEGIN
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
   v_as_of := coalesce(v_as_of, pg_catalog.now());
@@ -2647,21 +2671,32 @@ BEGIN
   IF NOT v_due THEN
     RETURN;
   END IF;
-  v_as_of := coalesce(v_slot, v_as_of);
-  SELECT b.run_id, b.skipped INTO v_run, v_skip FROM bgjobs.begin_run(p_job_name, v_as_of, 'cron', true) b;
-  IF v_skip THEN
+  LOOP
+    v_run_as_of := coalesce(v_slot, v_as_of);
+    SELECT b.run_id, b.skipped INTO v_run, v_skip FROM bgjobs.begin_run(p_job_name, v_run_as_of, 'cron', true) b;
+    IF v_skip THEN
+      COMMIT;
+      RETURN;
+    END IF;
+    IF v_slot IS NOT NULL AND v_tenants IS NULL THEN
+      INSERT INTO bgjobs.job_slots (job_name, slot, run_id) VALUES (p_job_name, v_slot, v_run)
+      ON CONFLICT DO NOTHING;
+    END IF;
     COMMIT;
-    RETURN;
-  END IF;
-  IF v_slot IS NOT NULL THEN
-    INSERT INTO bgjobs.job_slots (job_name, slot, run_id) VALUES (p_job_name, v_slot, v_run)
-    ON CONFLICT DO NOTHING;
-  END IF;
-  COMMIT;
-  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-  v_resp := bgjobs.execute_run(v_run, p_job_name, v_as_of, v_tenants, true);
-  PERFORM bgjobs.release_run_lock(p_job_name);
-  COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_resp := bgjobs.execute_run(v_run, p_job_name, v_run_as_of, v_tenants, true);
+    PERFORM bgjobs.release_run_lock(p_job_name);
+    COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    -- a tenant-local job: the tick's next run, if tenants with a later slot are due too (a
+    -- failed run's tenants are not marked handled: the next tick tries them again)
+    EXIT WHEN v_tenants IS NULL;
+    SELECT g.run_as_of, g.run_tenants INTO v_slot, v_tenants
+      FROM bgjobs.due_tenant_runs(p_job_name, v_as_of) g
+     WHERE g.run_as_of > v_run_as_of
+     ORDER BY g.run_as_of LIMIT 1;
+    EXIT WHEN v_tenants IS NULL;
+  END LOOP;
 END;
 $$;
 
@@ -5512,6 +5547,9 @@ GRANT ALL ON FUNCTION bgjobs.detect_system_issues(p_as_of timestamp with time zo
 
 REVOKE ALL ON FUNCTION bgjobs.detect_watch_issues(p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.detect_watch_issues(p_as_of timestamp with time zone) TO bgjobs_runner;
+
+REVOKE ALL ON FUNCTION bgjobs.due_tenant_runs(p_job_name text, p_as_of timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.due_tenant_runs(p_job_name text, p_as_of timestamp with time zone) TO bgjobs_runner;
 
 REVOKE ALL ON FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) TO bgjobs_runner;

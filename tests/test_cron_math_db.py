@@ -284,6 +284,9 @@ def test_next_expected_run_is_the_tick_that_handles_the_tenant(db, zone, job, lo
                            (zone,)).fetchone()[0]
         c.execute("UPDATE bgjobs.job_registry SET local_time = %s WHERE job_name = %s", (local_time, job))
         args = {"job": job, "tenant": tenant, "as_of": as_of + "+00", "zone": zone, "lt": local_time}
+        # the local day before was handled (else its slot would be caught up at once)
+        c.execute("""INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date)
+                     SELECT %(job)s, %(tenant)s, (%(as_of)s::timestamptz AT TIME ZONE %(zone)s)::date - 1""", args)
         # a slot already passed on as_of's local day was handled
         c.execute("""INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date)
                      SELECT %(job)s, %(tenant)s, l.local_now::date

@@ -247,21 +247,41 @@ def test_tenant_local_tick_handles_each_tenant_once_per_local_date(sql, register
     register("local", "RETURN jsonb_build_object('tenants', coalesce(cardinality(p_tenants), -1));",
              tenant_local=True, local_time="02:00", schedule="*/15 * * * *")
     sql("INSERT INTO tenants (name, timezone) VALUES ('Kolkata', 'Asia/Kolkata'), ('New York', 'America/New_York')")
-    # 20:15 UTC = 01:45 in Kolkata (not yet due) but 15:15 in New York, whose 02:00 slot
-    # of 2026-11-22 was never handled: caught up now
+    # Neither tenant was ever handled.  20:15 UTC = 15:15 in New York, whose 02:00 slot of
+    # 2026-11-22 has passed: a run as of the tick.  It is 01:45 on the 23rd in Kolkata,
+    # whose slot of the 22nd (02:00 IST = 20:30 UTC on the 21st) was missed: a run before
+    # it, as of that slot.  Only the latest slot of each tenant is caught up.
     sql("CALL bgjobs.run_scheduled_job('local', '2026-11-22 20:15+00')")
     # 20:30 UTC = 02:00 in Kolkata (local date 2026-11-23): Kolkata only
     sql("CALL bgjobs.run_scheduled_job('local', '2026-11-22 20:30+00')")
     # 20:45 UTC: nobody due; an idle tick is not a run and records nothing
     sql("CALL bgjobs.run_scheduled_job('local', '2026-11-22 20:45+00')")
-    assert sql("SELECT count(*) FROM jobs_log WHERE job_name = 'local'")[0][0] == 2
+    assert [(str(a), r) for a, r in sql("SELECT as_of, results FROM jobs_log WHERE job_name = 'local' ORDER BY started_at")] == [
+        ("2026-11-21 20:30:00+00:00", {"tenants": 1}), ("2026-11-22 20:15:00+00:00", {"tenants": 1}),
+        ("2026-11-22 20:30:00+00:00", {"tenants": 1})]
     # 07:00 UTC next day = 02:00 in New York
     sql("CALL bgjobs.run_scheduled_job('local', '2026-11-23 07:00+00')")
     rows = sql("SELECT t.name, r.local_date::text FROM bgjobs.tenant_job_runs r JOIN tenants t ON t.id = r.tenant_id "
                "ORDER BY r.handled_at, t.name")
-    assert rows == [("New York", "2026-11-22"), ("Kolkata", "2026-11-23"), ("New York", "2026-11-23")]
+    assert rows == [("Kolkata", "2026-11-22"), ("New York", "2026-11-22"), ("Kolkata", "2026-11-23"),
+                    ("New York", "2026-11-23")]
     assert [r[0] for r in sql("SELECT results->>'tenants' FROM jobs_log WHERE job_name = 'local' "
-                              "ORDER BY started_at")] == ["1", "1", "1"]
+                              "ORDER BY started_at")] == ["1", "1", "1", "1"]     # one tenant per run
+
+
+def test_a_tenant_with_a_missed_slot_is_due_now_for_status_too(sql, register):
+    """next_expected_run (job_status' next run) agrees with the tick: a tenant whose slot of
+    yesterday was missed is due now; once handled, its next slot is today's."""
+    register("local", "RETURN '{}'::jsonb;", tenant_local=True, local_time="02:00", schedule="*/15 * * * *")
+    [(kolkata,)] = sql("INSERT INTO tenants (name, timezone) VALUES ('Kolkata', 'Asia/Kolkata') RETURNING id")
+    at = "2026-11-22 20:15+00"                                   # 01:45 on the 23rd in Kolkata
+    nxt = lambda: str(sql("SELECT bgjobs.next_expected_run('local', %s)", at)[0][0])  # noqa: E731
+    assert nxt() == "2026-11-22 20:15:00+00:00"
+    assert sql("SELECT bgjobs.due_tenants('local', %s)", at) == [([kolkata],)]
+    sql("INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date) VALUES ('local', %s, '2026-11-22')",
+        kolkata)
+    assert nxt() == "2026-11-22 20:30:00+00:00"                 # 02:00 IST on the 23rd
+    assert sql("SELECT bgjobs.due_tenants('local', %s)", at) == [([],)]
 
 
 def test_unknown_tenant_time_zone_is_refused(sql):

@@ -2,7 +2,9 @@
 -- scheduling model the tick asks (next_expected_run and the missed-run rule read the same
 -- registry facts through the same helpers).
 --  * paused at as_of (bgjobs.job_paused): nothing (due false);
---  * tenant-local: the tenants due (bgjobs.due_tenants), due when there is one;
+--  * tenant-local: the first of the runs bgjobs.due_tenant_runs lists (tenants, and the
+--    run's as_of in slot: the tick's own, or a slot of yesterday not handled yet), due
+--    when there is one; bgjobs.run_scheduled_job makes the others in the same tick;
 --  * a fixed zone other than UTC (a job with a tick): the latest slot of its schedule in
 --    its zone at or before as_of (bgjobs.cron_prev), due when no tick has handled it yet
 --    (bgjobs.job_slots) and it is not before the floor (bgjobs.slots_floor: registration,
@@ -29,8 +31,9 @@ BEGIN
     RETURN;
   END IF;
   IF r.tenant_local THEN
-    tenants := bgjobs.due_tenants(p_job_name, p_as_of);
-    due := cardinality(tenants) > 0;
+    SELECT g.run_as_of, g.run_tenants INTO slot, tenants
+      FROM bgjobs.due_tenant_runs(p_job_name, p_as_of) g ORDER BY g.run_as_of LIMIT 1;
+    due := tenants IS NOT NULL;
     RETURN;
   END IF;
   IF r.tick IS NOT NULL THEN

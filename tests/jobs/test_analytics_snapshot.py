@@ -98,3 +98,28 @@ def test_tick_at_2359_local(sql, mk, tick):
     assert sql("SELECT count(*) FROM analytics_snapshots WHERE tenant_id = %s", ny) == [(0,)]
     [(_, n, res, _)] = tick(JOB, "2026-03-09 03:59+00")             # 23:59 EDT on the 8th
     assert snapshot(sql, ny)[0] == date(2026, 3, 8)
+
+
+def test_a_2359_slot_missed_across_midnight_is_taken_for_its_own_day(sql, mk, tick):
+    """CONTRACT §3: the 23:59 snapshot of day D is taken for day D even when the server came
+    back after midnight.  Down from 18:00 UTC on 7 March (before 23:59 in Kolkata, 18:29
+    UTC, and in UTC) until 00:44 UTC on the 8th: the first tick makes one run per slot,
+    each as of its own slot, and the next day goes on as usual."""
+    kol, utc_t = mk.tenant(tz="Asia/Kolkata"), mk.tenant(tz="UTC")
+    for t in (kol, utc_t):
+        mk.document(t)
+        sql("INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date) VALUES (%s, %s, '2026-03-06')", JOB, t)
+    runs = tick(JOB, "2026-03-08 00:44+00")
+    assert [(r[2]["tenantsProcessed"], r[2]["snapshotsWritten"]) for r in runs] == [(1, 1), (1, 1)]
+    assert [str(a) for (a,) in sql("SELECT as_of FROM jobs_log WHERE job_name = %s ORDER BY as_of", JOB)] == [
+        "2026-03-07 18:29:00+00:00", "2026-03-07 23:59:00+00:00"]             # 23:59 IST, 23:59 UTC
+    assert snapshot(sql, kol)[0] == date(2026, 3, 7) and snapshot(sql, utc_t)[0] == date(2026, 3, 7)
+    assert sql("SELECT count(*) FROM analytics_snapshots WHERE snapshot_date = '2026-03-08'") == [(0,)]
+    assert tick(JOB, "2026-03-08 00:59+00") == []                             # handled once
+    [(_, _, res, _)] = tick(JOB, "2026-03-08 18:29+00")                      # 23:59 IST on the 8th
+    assert res["tenantsProcessed"] == 1 and snapshot(sql, kol)[0] == date(2026, 3, 8)
+    [(_, _, res, _)] = tick(JOB, "2026-03-08 23:59+00")
+    assert res["tenantsProcessed"] == 1 and snapshot(sql, utc_t)[0] == date(2026, 3, 8)
+    assert sql("SELECT t.timezone, r.local_date::text FROM bgjobs.tenant_job_runs r JOIN tenants t ON t.id = r.tenant_id "
+               "WHERE r.job_name = %s AND r.local_date > '2026-03-06' ORDER BY r.local_date, t.timezone", JOB) == [
+        ("Asia/Kolkata", "2026-03-07"), ("UTC", "2026-03-07"), ("Asia/Kolkata", "2026-03-08"), ("UTC", "2026-03-08")]

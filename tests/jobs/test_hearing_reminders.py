@@ -105,9 +105,10 @@ def test_tick_handles_each_tenant_at_its_own_0800(sql, mk, tick):
     c2 = mk.case(t2, owner=o2, assigned=o2)
     mk.hearing(t1, c1, datetime(2026, 3, 8, 15, 0, tzinfo=IST), court)
     mk.hearing(t2, c2, datetime(2026, 3, 8, 15, 0, tzinfo=timezone.utc), court)
-    # 02:30 UTC: 08:00 in Kolkata, 21:30 the day before in New York (whose 08:00 of the 7th is
-    # already marked handled, as by yesterday's tick)
-    sql("INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date) VALUES (%s, %s, '2026-03-07')", JOB, t2)
+    # 02:30 UTC: 08:00 in Kolkata, 21:30 the day before in New York (the 8:00 slots of the
+    # 7th are already marked handled, as by yesterday's ticks)
+    for t in (t1, t2):
+        sql("INSERT INTO bgjobs.tenant_job_runs (job_name, tenant_id, local_date) VALUES (%s, %s, '2026-03-07')", JOB, t)
     assert tick(JOB, "2026-03-08 02:15+00") == []
     [(_, n, res, _)] = tick(JOB, "2026-03-08 02:30+00")
     assert n == 3 and res["hearingsFound"] == 1
