@@ -1285,7 +1285,7 @@ SELECT m.job_name, 'missed_run', 'CRITICAL', m.job_name,
          'last_run_at', m.last_eff,
          'hours_since_last_run', round(extract(epoch FROM p_as_of - m.ref) / 3600, 1),
          'expected_at', m.expected_at,
-         'schedule', CASE WHEN m.tenant_local THEN 'daily, tenant-local' ELSE m.schedule END,
+         'schedule', CASE WHEN m.tenant_local THEN m.schedule || ', tenant-local' ELSE m.schedule END,
          'expected_interval', m.expected_interval::text,
          'grace', m.grace::text)
   FROM missed m
@@ -1562,34 +1562,57 @@ $_$;
 CREATE FUNCTION bgjobs.due_tenant_runs(p_job_name text, p_as_of timestamp with time zone) RETURNS TABLE(run_as_of timestamp with time zone, run_tenants uuid[])
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
   v_local_time time;
   v_tenant_local boolean;
   v_floor timestamptz;
+  v_schedule text;
 BEGIN
-  SELECT r.tenant_local, r.local_time, bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
-    INTO v_tenant_local, v_local_time, v_floor
+  SELECT r.tenant_local, r.local_time, r.schedule,
+         bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
+    INTO v_tenant_local, v_local_time, v_schedule, v_floor
     FROM bgjobs.job_registry r WHERE r.job_name = p_job_name;
   IF NOT coalesce(v_tenant_local, false) THEN
     RETURN;
   END IF;
+  IF v_schedule IS NULL OR v_schedule ~ '^\S+ \S+ \* \* \*$' THEN
+    -- daily: today's slot once the local time has come, else yesterday's
+    RETURN QUERY
+    SELECT s.at, array_agg(t.id ORDER BY t.id)
+      FROM public.tenants t
+     CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
+     CROSS JOIN LATERAL (SELECT CASE WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
+                                     ELSE l.local_now::date - 1 END AS day) d
+     CROSS JOIN LATERAL (SELECT (d.day + v_local_time) AT TIME ZONE t.timezone AS slot) x
+     CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
+     WHERE (v_floor = '-infinity' OR x.slot >= v_floor)
+       AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
+                        WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
+     GROUP BY s.at
+     ORDER BY s.at;
+    RETURN;
+  END IF;
+  -- other days ('0 9 * * mon'): each zone's latest fire (bgjobs.cron_prev, once per zone)
   RETURN QUERY
+  WITH z AS (
+    SELECT y.timezone, bgjobs.cron_prev(v_schedule, y.timezone, p_as_of) AS slot
+      FROM (SELECT DISTINCT t.timezone FROM public.tenants t) y
+  )
   SELECT s.at, array_agg(t.id ORDER BY t.id)
     FROM public.tenants t
-   CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
-   -- the local date of the tenant's latest slot: today once its time is reached, else yesterday
-   CROSS JOIN LATERAL (SELECT CASE WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
-                                   ELSE l.local_now::date - 1 END AS day) d
-   CROSS JOIN LATERAL (SELECT (d.day + v_local_time) AT TIME ZONE t.timezone AS slot) x
-   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
-   WHERE (v_floor = '-infinity' OR x.slot >= v_floor)
+    JOIN z ON z.timezone = t.timezone
+   CROSS JOIN LATERAL (SELECT (z.slot AT TIME ZONE t.timezone)::date AS day) d
+   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = (p_as_of AT TIME ZONE t.timezone)::date THEN p_as_of
+                                   ELSE z.slot END AS at) s
+   WHERE z.slot IS NOT NULL
+     AND (v_floor = '-infinity' OR z.slot >= v_floor)
      AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
                       WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
    GROUP BY s.at
    ORDER BY s.at;
 END;
-$$;
+$_$;
 
 CREATE FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) RETURNS uuid[]
     LANGUAGE sql STABLE
@@ -2195,7 +2218,7 @@ $$;
 CREATE FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
   r bgjobs.job_registry%ROWTYPE;
   v_next timestamptz;
@@ -2213,6 +2236,21 @@ BEGIN
     p_as_of := r.paused_until;
   END IF;
   v_floor := bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of);
+  IF r.tenant_local AND r.schedule !~ '^\S+ \S+ \* \* \*$' THEN
+    -- on some days only ('0 9 * * mon'): now while a tenant's latest slot is due and not
+    -- handled (bgjobs.due_tenant_runs' rule), else the zone's next fire
+    SELECT min(CASE WHEN z.prev IS NOT NULL AND (v_floor = '-infinity' OR z.prev >= v_floor)
+                         AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs h
+                                          WHERE h.tenant_id = t.id AND h.job_name = r.job_name
+                                            AND h.local_date = (z.prev AT TIME ZONE t.timezone)::date)
+                    THEN p_as_of ELSE z.next END)
+      INTO v_next
+      FROM public.tenants t
+      JOIN (SELECT y.timezone, bgjobs.cron_prev(r.schedule, y.timezone, p_as_of) AS prev,
+                   bgjobs.cron_next(r.schedule, y.timezone, p_as_of) AS next
+              FROM (SELECT DISTINCT x.timezone FROM public.tenants x) y) z ON z.timezone = t.timezone;
+    RETURN v_next;
+  END IF;
   IF r.tenant_local THEN
     SELECT min(CASE WHEN y.missed THEN p_as_of WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next
@@ -2268,7 +2306,7 @@ BEGIN
   END IF;
   RETURN v_next;
 END;
-$$;
+$_$;
 
 CREATE FUNCTION bgjobs.pause_job(job_name text, until timestamp with time zone DEFAULT NULL::timestamp with time zone, reason text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2509,16 +2547,17 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF v_tz = 'tenant' THEN
-    v_m := regexp_match(v_sched, '^([0-9]{1,2}) ([0-9]{1,2}) \* \* \*$');
+    -- one local time of day; the day fields as cron reads them ('0 9 * * mon': Mondays)
+    v_m := regexp_match(v_sched, '^([0-9]{1,2}) ([0-9]{1,2}) \S+ \S+ \S+$');
     IF v_m IS NULL THEN
-      RAISE EXCEPTION 'register_job: timezone tenant takes a daily schedule ''M H * * *'' (the local time in each tenant''s zone), not %',
+      RAISE EXCEPTION 'register_job: timezone tenant takes ''M H day-of-month month day-of-week'' with a single minute and hour (the local time in each tenant''s zone), not %',
                       quote_literal(v_sched)
-        USING ERRCODE = 'invalid_parameter_value';
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 8 * * *'' daily at 08:00, ''0 9 * * mon'' Mondays at 09:00';
     END IF;
     v_tenant := true;
     v_local := make_time(v_m[2]::integer, v_m[1]::integer, 0);
     v_tick := bgjobs.zone_tick(v_sched);
-    v_interval := interval '1 day';
+    v_interval := coalesce(bgjobs.cron_max_gap(v_sched, 'UTC'), interval '1 day');
   ELSE
     IF v_tz <> 'UTC' THEN
       v_tick := bgjobs.zone_tick(v_sched);
@@ -4213,7 +4252,7 @@ $$;
 CREATE FUNCTION public.job_metrics(as_of timestamp with time zone DEFAULT now(), job_name text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 WITH p AS (SELECT coalesce(job_metrics.as_of, now()) AS as_of, job_metrics.job_name AS job),
 s AS (
   SELECT st.* FROM p, bgjobs.job_stats(p.as_of) st WHERE p.job IS NULL OR st.job_name = p.job
@@ -4230,7 +4269,9 @@ rd AS (
 jobs AS (
   SELECT jsonb_agg(jsonb_build_object(
            'job', s.job_name,
-           'schedule', CASE WHEN r.tenant_local THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
+           'schedule', CASE WHEN r.tenant_local AND r.schedule ~ '^\S+ \S+ \* \* \*$'
+                            THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
+                            WHEN r.tenant_local THEN r.schedule || ' tenant-local'
                             ELSE coalesce(r.schedule, wt.schedule) END,
            'enabled', coalesce(r.enabled, true),
            'healthStatus', s.health_status,
@@ -4303,7 +4344,7 @@ SELECT jsonb_build_object(
     'heartbeats', (SELECT to_jsonb(h) FROM public.healthcheck_summary h)),
   'jobs', coalesce(jobs.list, '[]'::jsonb))
 FROM p, jobs, runs, notif
-$$;
+$_$;
 
 CREATE FUNCTION public.job_metrics_prometheus(as_of timestamp with time zone DEFAULT now()) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER

@@ -231,6 +231,44 @@ def test_each_body_form_runs(sql):
     assert sql("SELECT n, tenants FROM hits ORDER BY n") == [(0, None), (1, None), (2, 1), (2, 1)]
 
 
+
+def test_a_weekly_job_in_each_tenants_zone(sql):
+    """timezone 'tenant' with a schedule on some days: Mondays at 09:00 in each tenant's
+    zone.  Each tenant runs once per Monday, as of its own 09:00; Mondays missed while the
+    server was down are caught up on the first tick after, each as of itself."""
+    sql("CREATE TABLE public.weekly_hits (tenant text, local_day date)")
+    sql("GRANT INSERT ON public.weekly_hits TO bgjobs_runner")
+    sql("""CREATE FUNCTION public.weekly_digest(as_of timestamptz, tenants uuid[]) RETURNS integer LANGUAGE sql
+           AS $$ INSERT INTO public.weekly_hits SELECT t.name, (as_of AT TIME ZONE t.timezone)::date
+                   FROM public.tenants t WHERE t.id = ANY (tenants);
+                 SELECT cardinality(tenants) $$""")
+    sql("INSERT INTO tenants (name, timezone) VALUES ('Tokyo', 'Asia/Tokyo'), ('New York', 'America/New_York')")
+    sql("SELECT bgjobs.register_job('weekly-digest', 'public.weekly_digest', '0 9 * * mon', 'tenant')")
+    assert sql("SELECT tenant_local, local_time::text, tick, expected_interval::text, timezone FROM bgjobs.job_registry "
+               "WHERE job_name = 'weekly-digest'") == [(True, "09:00:00", "*/15 * * * *", "168:00:00", "tenant")]
+    # as if registered on 1 December: its slots count from then (Monday 30 November is not caught up)
+    sql("UPDATE bgjobs.job_registry SET slots_from = '2026-12-01 00:00+00' WHERE job_name = 'weekly-digest'")
+    when = lambda rows: [(s, str(a)) for s, a, _ in rows]  # noqa: E731
+    # Monday 7 December: 09:00 in Tokyo is 00:00 UTC; in New York (Sunday evening then) 14:00 UTC
+    assert when(tick(sql, "weekly-digest", "2026-12-07 00:00+00")) == [("success", "2026-12-07 00:00:00+00:00")]
+    assert tick(sql, "weekly-digest", "2026-12-07 00:15+00") == []
+    assert tick(sql, "weekly-digest", "2026-12-07 13:45+00") == []
+    assert when(tick(sql, "weekly-digest", "2026-12-07 14:00+00")) == [("success", "2026-12-07 14:00:00+00:00")]
+    assert tick(sql, "weekly-digest", "2026-12-08 00:00+00") == []                 # Tuesday 09:00 in Tokyo
+    nxt = lambda at: str(sql("SELECT bgjobs.next_expected_run('weekly-digest', %s)", at)[0][0])  # noqa: E731
+    assert nxt("2026-12-08 00:00+00") == "2026-12-14 00:00:00+00:00"                # Tokyo's next Monday
+    # down from Sunday 13 December 12:00 UTC to Tuesday 15 December 03:00 UTC: both Mondays
+    # missed.  Tokyo's (now Tuesday noon there) runs as of its slot; in New York it is still
+    # Monday evening, so its Monday runs as of the tick, as an on-time one would
+    assert nxt("2026-12-15 03:00+00") == "2026-12-15 03:00:00+00:00"                # due now
+    assert when(tick(sql, "weekly-digest", "2026-12-15 03:00+00")) == [
+        ("success", "2026-12-14 00:00:00+00:00"), ("success", "2026-12-15 03:00:00+00:00")]
+    assert tick(sql, "weekly-digest", "2026-12-15 03:15+00") == []
+    assert nxt("2026-12-15 03:15+00") == "2026-12-21 00:00:00+00:00"
+    assert sql("SELECT tenant, local_day::text FROM weekly_hits ORDER BY local_day, tenant") == [
+        ("New York", "2026-12-07"), ("Tokyo", "2026-12-07"), ("New York", "2026-12-14"), ("Tokyo", "2026-12-14")]
+    assert sql("SELECT schedule, timezone FROM job_status WHERE job_name = 'weekly-digest'") == [("0 9 * * mon", "tenant")]
+
 BAD = [
     ("SELECT bgjobs.register_job('bad name!', 'public.ok_body', '0 8 * * *')", "job name 'bad name!' is not valid"),
     ("SELECT bgjobs.register_job('', 'public.ok_body', '0 8 * * *')", "job name '' is not valid"),
@@ -243,7 +281,9 @@ BAD = [
     ("SELECT bgjobs.register_job('x', 'public.ok_body', '0 8 * *')", "schedule '0 8 * *'"),
     ("SELECT bgjobs.register_job('x', 'public.ok_body', '0 0 31 2 *')", "schedule '0 0 31 2 *'"),
     ("SELECT bgjobs.register_job('x', 'public.ok_body', '0 8 * * *', 'Mars/Olympus')", "Mars/Olympus"),
-    ("SELECT bgjobs.register_job('x', 'public.ok_body', '*/5 * * * *', 'tenant')", "timezone tenant takes a daily schedule"),
+    ("SELECT bgjobs.register_job('x', 'public.ok_body', '*/5 * * * *', 'tenant')",
+     "timezone tenant takes 'M H day-of-month month day-of-week' with a single minute and hour"),
+    ("SELECT bgjobs.register_job('x', 'public.ok_body', '0 9 * * monday', 'tenant')", "schedule '0 9 * * monday'"),
     ("SELECT bgjobs.register_job('x', 'public.ok_body', '0 8 * * *', timeout => '0 seconds')", "timeout must be positive"),
     ("SELECT bgjobs.register_job('x', 'public.ok_body', '0 8 * * *', grace => '-1 hour')", "grace must not be negative"),
 ]

@@ -128,7 +128,10 @@ def render(rows: list[dict], width: int | None = None, wide: bool = False, color
     fitted = None if wide else width
     table = []
     for r in rows:
-        when = f"{r['local_time'].strftime('%H:%M')} tenant-local" if r["local_time"] else r["schedule"]
+        when = r["schedule"]
+        if r["local_time"]:       # tenant-local: the local time, or the schedule when on some days only
+            daily = not when or when.split()[2:] == ["*", "*", "*"]
+            when = f"{r['local_time'].strftime('%H:%M') if daily else when} tenant-local"
         health = "-" if r["health_score"] is None else f"{r['health_score']:.0f} {r['health_label']}"
         rate = r.get("success_rate_24h")
         p95 = r.get("p95_duration_seconds")

@@ -8,7 +8,8 @@
 --    void.  It runs as bgjobs_runner: the DBA grants that role what the body needs.  The
 --    registering login role must itself be allowed to execute it.
 --  * schedule: a 5-field cron expression (pg_cron 1.4's grammar) read in timezone: an IANA
---    zone (UTC by default) or 'tenant', each tenant's own zone (then a daily 'M H * * *').
+--    zone (UTC by default) or 'tenant', each tenant's own zone (then a single minute and
+--    hour: 'M H * * *' daily, '0 9 * * mon' on Mondays, '0 2 1 * *' monthly).
 --    A UTC job is pg_cron's own schedule; any other zone is driven by a frequent tick
 --    (bgjobs.zone_tick) that handles each slot once, on the first tick at or after it.
 --  * timeout (> 0), expected_duration (> 0; NULL: the job's own p95), grace (>= 0; NULL: a
@@ -123,16 +124,17 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF v_tz = 'tenant' THEN
-    v_m := regexp_match(v_sched, '^([0-9]{1,2}) ([0-9]{1,2}) \* \* \*$');
+    -- one local time of day; the day fields as cron reads them ('0 9 * * mon': Mondays)
+    v_m := regexp_match(v_sched, '^([0-9]{1,2}) ([0-9]{1,2}) \S+ \S+ \S+$');
     IF v_m IS NULL THEN
-      RAISE EXCEPTION 'register_job: timezone tenant takes a daily schedule ''M H * * *'' (the local time in each tenant''s zone), not %',
+      RAISE EXCEPTION 'register_job: timezone tenant takes ''M H day-of-month month day-of-week'' with a single minute and hour (the local time in each tenant''s zone), not %',
                       quote_literal(v_sched)
-        USING ERRCODE = 'invalid_parameter_value';
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. ''0 8 * * *'' daily at 08:00, ''0 9 * * mon'' Mondays at 09:00';
     END IF;
     v_tenant := true;
     v_local := make_time(v_m[2]::integer, v_m[1]::integer, 0);
     v_tick := bgjobs.zone_tick(v_sched);
-    v_interval := interval '1 day';
+    v_interval := coalesce(bgjobs.cron_max_gap(v_sched, 'UTC'), interval '1 day');
   ELSE
     IF v_tz <> 'UTC' THEN
       v_tick := bgjobs.zone_tick(v_sched);

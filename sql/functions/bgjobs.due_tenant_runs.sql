@@ -1,10 +1,12 @@
 -- bgjobs.due_tenant_runs(job, as_of): the runs a pg_cron tick at as_of makes for a
 -- tenant-local job, each with its as_of and its tenants.  A tenant is due for its latest
--- slot, once per local date:
+-- slot, once per local date (a schedule on some days only, '0 9 * * mon', has its latest
+-- slot from bgjobs.cron_prev in the tenant's zone; the rules below are the same):
 --  * its local time of day for the job has been reached today (in its zone) and today is
 --    not handled yet: in the run as of the tick itself;
---  * it has not been reached yet today, and yesterday's slot was never handled (a tick
---    missed while the server was down across the tenant's midnight): in a run as of that
+--  * it has not been reached yet today (or today is not one of the schedule's days), and
+--    the latest slot before today (yesterday's, for a daily job) was never handled (ticks
+--    missed while the server was down, across the tenant's midnight): in a run as of that
 --    slot, so the 23:59 snapshot of day D is taken for day D even when the server came
 --    back after midnight.  Tenants whose slot is the same instant share that run.
 -- Only the latest slot is caught up, as for a fixed-zone job; a slot before the job's
@@ -22,23 +24,46 @@ DECLARE
   v_local_time time;
   v_tenant_local boolean;
   v_floor timestamptz;
+  v_schedule text;
 BEGIN
-  SELECT r.tenant_local, r.local_time, bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
-    INTO v_tenant_local, v_local_time, v_floor
+  SELECT r.tenant_local, r.local_time, r.schedule,
+         bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
+    INTO v_tenant_local, v_local_time, v_schedule, v_floor
     FROM bgjobs.job_registry r WHERE r.job_name = p_job_name;
   IF NOT coalesce(v_tenant_local, false) THEN
     RETURN;
   END IF;
+  IF v_schedule IS NULL OR v_schedule ~ '^\S+ \S+ \* \* \*$' THEN
+    -- daily: today's slot once the local time has come, else yesterday's
+    RETURN QUERY
+    SELECT s.at, array_agg(t.id ORDER BY t.id)
+      FROM public.tenants t
+     CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
+     CROSS JOIN LATERAL (SELECT CASE WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
+                                     ELSE l.local_now::date - 1 END AS day) d
+     CROSS JOIN LATERAL (SELECT (d.day + v_local_time) AT TIME ZONE t.timezone AS slot) x
+     CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
+     WHERE (v_floor = '-infinity' OR x.slot >= v_floor)
+       AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
+                        WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
+     GROUP BY s.at
+     ORDER BY s.at;
+    RETURN;
+  END IF;
+  -- other days ('0 9 * * mon'): each zone's latest fire (bgjobs.cron_prev, once per zone)
   RETURN QUERY
+  WITH z AS (
+    SELECT y.timezone, bgjobs.cron_prev(v_schedule, y.timezone, p_as_of) AS slot
+      FROM (SELECT DISTINCT t.timezone FROM public.tenants t) y
+  )
   SELECT s.at, array_agg(t.id ORDER BY t.id)
     FROM public.tenants t
-   CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
-   -- the local date of the tenant's latest slot: today once its time is reached, else yesterday
-   CROSS JOIN LATERAL (SELECT CASE WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
-                                   ELSE l.local_now::date - 1 END AS day) d
-   CROSS JOIN LATERAL (SELECT (d.day + v_local_time) AT TIME ZONE t.timezone AS slot) x
-   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
-   WHERE (v_floor = '-infinity' OR x.slot >= v_floor)
+    JOIN z ON z.timezone = t.timezone
+   CROSS JOIN LATERAL (SELECT (z.slot AT TIME ZONE t.timezone)::date AS day) d
+   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = (p_as_of AT TIME ZONE t.timezone)::date THEN p_as_of
+                                   ELSE z.slot END AS at) s
+   WHERE z.slot IS NOT NULL
+     AND (v_floor = '-infinity' OR z.slot >= v_floor)
      AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
                       WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
    GROUP BY s.at

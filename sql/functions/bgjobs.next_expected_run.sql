@@ -1,6 +1,7 @@
 -- bgjobs.next_expected_run(job, as_of): when the job is next expected to run.
 -- Tenant-local jobs: the earliest tenant's next local slot (now, if one is due and not yet
--- handled, today's or, before today's local time, yesterday's).  A slot is the first instant at which the tenant's clock reads the job's local
+-- handled, today's or, before today's local time, yesterday's; a schedule on some days
+-- only: its latest fire in the tenant's zone, else its next).  A slot is the first instant at which the tenant's clock reads the job's local
 -- time on that local date or later, which is the tick at which due_tenants hands the tenant
 -- to the run: a repeated local time (fall back) at its first occurrence, a skipped one
 -- (spring forward) at the end of the gap.  (PostgreSQL's own `timestamp AT TIME ZONE`
@@ -32,6 +33,21 @@ BEGIN
     p_as_of := r.paused_until;
   END IF;
   v_floor := bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of);
+  IF r.tenant_local AND r.schedule !~ '^\S+ \S+ \* \* \*$' THEN
+    -- on some days only ('0 9 * * mon'): now while a tenant's latest slot is due and not
+    -- handled (bgjobs.due_tenant_runs' rule), else the zone's next fire
+    SELECT min(CASE WHEN z.prev IS NOT NULL AND (v_floor = '-infinity' OR z.prev >= v_floor)
+                         AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs h
+                                          WHERE h.tenant_id = t.id AND h.job_name = r.job_name
+                                            AND h.local_date = (z.prev AT TIME ZONE t.timezone)::date)
+                    THEN p_as_of ELSE z.next END)
+      INTO v_next
+      FROM public.tenants t
+      JOIN (SELECT y.timezone, bgjobs.cron_prev(r.schedule, y.timezone, p_as_of) AS prev,
+                   bgjobs.cron_next(r.schedule, y.timezone, p_as_of) AS next
+              FROM (SELECT DISTINCT x.timezone FROM public.tenants x) y) z ON z.timezone = t.timezone;
+    RETURN v_next;
+  END IF;
   IF r.tenant_local THEN
     SELECT min(CASE WHEN y.missed THEN p_as_of WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next

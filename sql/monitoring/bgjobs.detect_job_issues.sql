@@ -117,7 +117,7 @@ SELECT m.job_name, 'missed_run', 'CRITICAL', m.job_name,
          'last_run_at', m.last_eff,
          'hours_since_last_run', round(extract(epoch FROM p_as_of - m.ref) / 3600, 1),
          'expected_at', m.expected_at,
-         'schedule', CASE WHEN m.tenant_local THEN 'daily, tenant-local' ELSE m.schedule END,
+         'schedule', CASE WHEN m.tenant_local THEN m.schedule || ', tenant-local' ELSE m.schedule END,
          'expected_interval', m.expected_interval::text,
          'grace', m.grace::text)
   FROM missed m

@@ -35,7 +35,9 @@ rd AS (
 jobs AS (
   SELECT jsonb_agg(jsonb_build_object(
            'job', s.job_name,
-           'schedule', CASE WHEN r.tenant_local THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
+           'schedule', CASE WHEN r.tenant_local AND r.schedule ~ '^\S+ \S+ \* \* \*$'
+                            THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
+                            WHEN r.tenant_local THEN r.schedule || ' tenant-local'
                             ELSE coalesce(r.schedule, wt.schedule) END,
            'enabled', coalesce(r.enabled, true),
            'healthStatus', s.health_status,

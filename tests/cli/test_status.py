@@ -82,3 +82,13 @@ def test_status_for_a_viewer_login_in_pg_crons_own_database():
         assert "update-installment-statuses" in proc.stdout and "Success" in proc.stdout
         rows = json.loads(run_cli("status", "--json", "--dsn", dsn, check=True).stdout)
         assert all(r["active"] is True for r in rows)
+
+
+def test_status_shows_when_a_tenant_local_job_runs(ran, sql):
+    """A daily tenant-local job shows its local time; one on some days only, its schedule."""
+    sql("CREATE FUNCTION public.weekly_noop() RETURNS void LANGUAGE sql AS $$ SELECT $$")
+    sql("SELECT bgjobs.register_job('weekly-noop', 'public.weekly_noop', '0 9 * * mon', 'tenant')")
+    out = run_cli("status", "--dsn", ran, env={"COLUMNS": "200"}, check=True).stdout
+    line = lambda job: next(x for x in out.splitlines() if x.startswith(job + " "))  # noqa: E731
+    assert "02:00 tenant-local" in line("update-installment-statuses")
+    assert "0 9 * * mon tenant-local" in line("weekly-noop")
