@@ -1568,6 +1568,7 @@ DECLARE
   v_tenant_local boolean;
   v_floor timestamptz;
   v_schedule text;
+  v_daily boolean;
 BEGIN
   SELECT r.tenant_local, r.local_time, r.schedule,
          bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of)
@@ -1576,37 +1577,26 @@ BEGIN
   IF NOT coalesce(v_tenant_local, false) THEN
     RETURN;
   END IF;
-  IF v_schedule IS NULL OR v_schedule ~ '^\S+ \S+ \* \* \*$' THEN
-    -- daily: today's slot once the local time has come, else yesterday's
-    RETURN QUERY
-    SELECT s.at, array_agg(t.id ORDER BY t.id)
-      FROM public.tenants t
-     CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
-     CROSS JOIN LATERAL (SELECT CASE WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
-                                     ELSE l.local_now::date - 1 END AS day) d
-     CROSS JOIN LATERAL (SELECT (d.day + v_local_time) AT TIME ZONE t.timezone AS slot) x
-     CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
-     WHERE (v_floor = '-infinity' OR x.slot >= v_floor)
-       AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
-                        WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
-     GROUP BY s.at
-     ORDER BY s.at;
-    RETURN;
-  END IF;
-  -- other days ('0 9 * * mon'): each zone's latest fire (bgjobs.cron_prev, once per zone)
+  v_daily := v_schedule IS NULL OR v_schedule ~ '^\S+ \S+ \* \* \*$';
   RETURN QUERY
-  WITH z AS (
+  WITH z AS (             -- on some days only ('0 9 * * mon'): each zone's latest fire, once per zone
     SELECT y.timezone, bgjobs.cron_prev(v_schedule, y.timezone, p_as_of) AS slot
       FROM (SELECT DISTINCT t.timezone FROM public.tenants t) y
+     WHERE NOT v_daily
   )
   SELECT s.at, array_agg(t.id ORDER BY t.id)
     FROM public.tenants t
-    JOIN z ON z.timezone = t.timezone
-   CROSS JOIN LATERAL (SELECT (z.slot AT TIME ZONE t.timezone)::date AS day) d
-   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = (p_as_of AT TIME ZONE t.timezone)::date THEN p_as_of
-                                   ELSE z.slot END AS at) s
-   WHERE z.slot IS NOT NULL
-     AND (v_floor = '-infinity' OR z.slot >= v_floor)
+   CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
+    LEFT JOIN z ON z.timezone = t.timezone
+   -- the local date of the tenant's latest slot (daily: today once its time has come, else yesterday)
+   CROSS JOIN LATERAL (SELECT CASE WHEN NOT v_daily THEN (z.slot AT TIME ZONE t.timezone)::date
+                                   WHEN l.local_now >= l.local_now::date + v_local_time THEN l.local_now::date
+                                   ELSE l.local_now::date - 1 END AS day) d
+   CROSS JOIN LATERAL (SELECT CASE WHEN v_daily THEN (d.day + v_local_time) AT TIME ZONE t.timezone
+                                   ELSE z.slot END AS slot) x
+   CROSS JOIN LATERAL (SELECT CASE WHEN d.day = l.local_now::date THEN p_as_of ELSE x.slot END AS at) s
+   WHERE x.slot IS NOT NULL
+     AND (v_floor = '-infinity' OR x.slot >= v_floor)
      AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs r
                       WHERE r.tenant_id = t.id AND r.job_name = p_job_name AND r.local_date = d.day)
    GROUP BY s.at
