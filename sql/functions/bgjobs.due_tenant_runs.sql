@@ -61,6 +61,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION bgjobs.due_tenant_runs(text, timestamptz) IS
-  'The runs a tick at as_of makes for a tenant-local job: each tenant''s latest slot not yet handled, as of the tick or, for yesterday''s, of that slot.';
+  'The runs a tick at as_of makes for a tenant-local job: each tenant''s latest slot not yet handled, as of the tick (today''s) or of the missed slot itself.';
 REVOKE ALL ON FUNCTION bgjobs.due_tenant_runs(text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bgjobs.due_tenant_runs(text, timestamptz) TO bgjobs_runner;
