@@ -535,6 +535,11 @@ BEGIN
 END;
 $_$;
 
+CREATE FUNCTION bgjobs.cron_daily(p_schedule text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$ SELECT p_schedule IS NULL OR p_schedule ~ '^\S+\s+\S+\s+\*\s+\*\s+\*\s*$' $_$;
+
 CREATE FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1562,7 +1567,7 @@ $_$;
 CREATE FUNCTION bgjobs.due_tenant_runs(p_job_name text, p_as_of timestamp with time zone) RETURNS TABLE(run_as_of timestamp with time zone, run_tenants uuid[])
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
   v_local_time time;
   v_tenant_local boolean;
@@ -1577,7 +1582,7 @@ BEGIN
   IF NOT coalesce(v_tenant_local, false) THEN
     RETURN;
   END IF;
-  v_daily := v_schedule IS NULL OR v_schedule ~ '^\S+ \S+ \* \* \*$';
+  v_daily := bgjobs.cron_daily(v_schedule);
   RETURN QUERY
   WITH z AS (             -- on some days only ('0 9 * * mon'): each zone's latest fire, once per zone
     SELECT y.timezone, bgjobs.cron_prev(v_schedule, y.timezone, p_as_of) AS slot
@@ -1602,7 +1607,7 @@ BEGIN
    GROUP BY s.at
    ORDER BY s.at;
 END;
-$_$;
+$$;
 
 CREATE FUNCTION bgjobs.due_tenants(p_job_name text, p_as_of timestamp with time zone) RETURNS uuid[]
     LANGUAGE sql STABLE
@@ -2208,7 +2213,7 @@ $$;
 CREATE FUNCTION bgjobs.next_expected_run(p_job_name text, p_as_of timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
   r bgjobs.job_registry%ROWTYPE;
   v_next timestamptz;
@@ -2226,36 +2231,22 @@ BEGIN
     p_as_of := r.paused_until;
   END IF;
   v_floor := bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of);
-  IF r.tenant_local AND r.schedule !~ '^\S+ \S+ \* \* \*$' THEN
-    -- on some days only ('0 9 * * mon'): now while a tenant's latest slot is due and not
-    -- handled (bgjobs.due_tenant_runs' rule), else the zone's next fire
-    SELECT min(CASE WHEN z.prev IS NOT NULL AND (v_floor = '-infinity' OR z.prev >= v_floor)
-                         AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs h
-                                          WHERE h.tenant_id = t.id AND h.job_name = r.job_name
-                                            AND h.local_date = (z.prev AT TIME ZONE t.timezone)::date)
-                    THEN p_as_of ELSE z.next END)
-      INTO v_next
-      FROM public.tenants t
-      JOIN (SELECT y.timezone, bgjobs.cron_prev(r.schedule, y.timezone, p_as_of) AS prev,
-                   bgjobs.cron_next(r.schedule, y.timezone, p_as_of) AS next
-              FROM (SELECT DISTINCT x.timezone FROM public.tenants x) y) z ON z.timezone = t.timezone;
-    RETURN v_next;
-  END IF;
   IF r.tenant_local THEN
-    SELECT min(CASE WHEN y.missed THEN p_as_of WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
+    -- a tenant due now, for its slot of today or one missed (bgjobs.due_tenant_runs' rule)
+    IF EXISTS (SELECT 1 FROM bgjobs.due_tenant_runs(r.job_name, p_as_of)) THEN
+      RETURN p_as_of;
+    END IF;
+    IF NOT bgjobs.cron_daily(r.schedule) THEN        -- on some days only: each zone's next fire
+      SELECT min(bgjobs.cron_next(r.schedule, y.timezone, p_as_of)) INTO v_next
+        FROM (SELECT DISTINCT t.timezone FROM public.tenants t) y;
+      RETURN v_next;
+    END IF;
+    SELECT min(CASE WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next
       FROM public.tenants t
       CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
       LEFT JOIN bgjobs.tenant_job_runs h
         ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date
-      -- yesterday's slot missed while today's is still ahead: the next tick catches it up
-      -- (bgjobs.due_tenant_runs' rule), so the tenant is due now
-      CROSS JOIN LATERAL (
-        SELECT l.local_now < l.local_now::date + r.local_time
-               AND (v_floor = '-infinity' OR (l.local_now::date - 1 + r.local_time) AT TIME ZONE t.timezone >= v_floor)
-               AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs y
-                                WHERE y.tenant_id = t.id AND y.job_name = r.job_name
-                                  AND y.local_date = l.local_now::date - 1) AS missed) y
       -- today is done when handled, or when today's slot is before the floor (bgjobs.due_tenants' rule)
       CROSS JOIN LATERAL (
         SELECT h.local_date IS NOT NULL
@@ -2296,7 +2287,7 @@ BEGIN
   END IF;
   RETURN v_next;
 END;
-$_$;
+$$;
 
 CREATE FUNCTION bgjobs.pause_job(job_name text, until timestamp with time zone DEFAULT NULL::timestamp with time zone, reason text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4249,7 +4240,7 @@ $$;
 CREATE FUNCTION public.job_metrics(as_of timestamp with time zone DEFAULT now(), job_name text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 WITH p AS (SELECT coalesce(job_metrics.as_of, now()) AS as_of, job_metrics.job_name AS job),
 s AS (
   SELECT st.* FROM p, bgjobs.job_stats(p.as_of) st WHERE p.job IS NULL OR st.job_name = p.job
@@ -4266,7 +4257,7 @@ rd AS (
 jobs AS (
   SELECT jsonb_agg(jsonb_build_object(
            'job', s.job_name,
-           'schedule', CASE WHEN r.tenant_local AND r.schedule ~ '^\S+ \S+ \* \* \*$'
+           'schedule', CASE WHEN r.tenant_local AND bgjobs.cron_daily(r.schedule)
                             THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
                             WHEN r.tenant_local THEN r.schedule || ' tenant-local'
                             ELSE coalesce(r.schedule, wt.schedule) END,
@@ -4341,7 +4332,7 @@ SELECT jsonb_build_object(
     'heartbeats', (SELECT to_jsonb(h) FROM public.healthcheck_summary h)),
   'jobs', coalesce(jobs.list, '[]'::jsonb))
 FROM p, jobs, runs, notif
-$_$;
+$$;
 
 CREATE FUNCTION public.job_metrics_prometheus(as_of timestamp with time zone DEFAULT now()) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -5538,6 +5529,11 @@ REVOKE ALL ON FUNCTION bgjobs.cron_apply(p_job_name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_check(p_schedule text, p_timezone text) TO bgjobs_admin;
+
+REVOKE ALL ON FUNCTION bgjobs.cron_daily(p_schedule text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bgjobs.cron_daily(p_schedule text) TO bgjobs_runner;
+GRANT ALL ON FUNCTION bgjobs.cron_daily(p_schedule text) TO bgjobs_admin;
+GRANT ALL ON FUNCTION bgjobs.cron_daily(p_schedule text) TO bgjobs_viewer;
 
 REVOKE ALL ON FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION bgjobs.cron_fire(p_schedule text, p_timezone text, p_at timestamp with time zone, p_forward boolean) TO bgjobs_admin;

@@ -34,7 +34,7 @@ BEGIN
   IF NOT coalesce(v_tenant_local, false) THEN
     RETURN;
   END IF;
-  v_daily := v_schedule IS NULL OR v_schedule ~ '^\S+ \S+ \* \* \*$';
+  v_daily := bgjobs.cron_daily(v_schedule);
   RETURN QUERY
   WITH z AS (             -- on some days only ('0 9 * * mon'): each zone's latest fire, once per zone
     SELECT y.timezone, bgjobs.cron_prev(v_schedule, y.timezone, p_as_of) AS slot

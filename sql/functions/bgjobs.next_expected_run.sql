@@ -1,7 +1,8 @@
 -- bgjobs.next_expected_run(job, as_of): when the job is next expected to run.
--- Tenant-local jobs: the earliest tenant's next local slot (now, if one is due and not yet
--- handled, today's or, before today's local time, yesterday's; a schedule on some days
--- only: its latest fire in the tenant's zone, else its next).  A slot is the first instant at which the tenant's clock reads the job's local
+-- Tenant-local jobs: now, if a tenant is due (bgjobs.due_tenant_runs: today's slot reached
+-- or a missed one, not yet handled); else the earliest tenant's next slot: a schedule on
+-- some days only, its next fire in the tenant's zone; a daily one, the next local slot.  A
+-- slot is the first instant at which the tenant's clock reads the job's local
 -- time on that local date or later, which is the tick at which due_tenants hands the tenant
 -- to the run: a repeated local time (fall back) at its first occurrence, a skipped one
 -- (spring forward) at the end of the gap.  (PostgreSQL's own `timestamp AT TIME ZONE`
@@ -33,36 +34,22 @@ BEGIN
     p_as_of := r.paused_until;
   END IF;
   v_floor := bgjobs.slots_floor(r.slots_from, r.paused_from, r.paused_until, p_as_of);
-  IF r.tenant_local AND r.schedule !~ '^\S+ \S+ \* \* \*$' THEN
-    -- on some days only ('0 9 * * mon'): now while a tenant's latest slot is due and not
-    -- handled (bgjobs.due_tenant_runs' rule), else the zone's next fire
-    SELECT min(CASE WHEN z.prev IS NOT NULL AND (v_floor = '-infinity' OR z.prev >= v_floor)
-                         AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs h
-                                          WHERE h.tenant_id = t.id AND h.job_name = r.job_name
-                                            AND h.local_date = (z.prev AT TIME ZONE t.timezone)::date)
-                    THEN p_as_of ELSE z.next END)
-      INTO v_next
-      FROM public.tenants t
-      JOIN (SELECT y.timezone, bgjobs.cron_prev(r.schedule, y.timezone, p_as_of) AS prev,
-                   bgjobs.cron_next(r.schedule, y.timezone, p_as_of) AS next
-              FROM (SELECT DISTINCT x.timezone FROM public.tenants x) y) z ON z.timezone = t.timezone;
-    RETURN v_next;
-  END IF;
   IF r.tenant_local THEN
-    SELECT min(CASE WHEN y.missed THEN p_as_of WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
+    -- a tenant due now, for its slot of today or one missed (bgjobs.due_tenant_runs' rule)
+    IF EXISTS (SELECT 1 FROM bgjobs.due_tenant_runs(r.job_name, p_as_of)) THEN
+      RETURN p_as_of;
+    END IF;
+    IF NOT bgjobs.cron_daily(r.schedule) THEN        -- on some days only: each zone's next fire
+      SELECT min(bgjobs.cron_next(r.schedule, y.timezone, p_as_of)) INTO v_next
+        FROM (SELECT DISTINCT t.timezone FROM public.tenants t) y;
+      RETURN v_next;
+    END IF;
+    SELECT min(CASE WHEN NOT d.done THEN greatest(s.slot, p_as_of) ELSE s.slot END)
       INTO v_next
       FROM public.tenants t
       CROSS JOIN LATERAL (SELECT p_as_of AT TIME ZONE t.timezone AS local_now) l
       LEFT JOIN bgjobs.tenant_job_runs h
         ON h.tenant_id = t.id AND h.job_name = r.job_name AND h.local_date = l.local_now::date
-      -- yesterday's slot missed while today's is still ahead: the next tick catches it up
-      -- (bgjobs.due_tenant_runs' rule), so the tenant is due now
-      CROSS JOIN LATERAL (
-        SELECT l.local_now < l.local_now::date + r.local_time
-               AND (v_floor = '-infinity' OR (l.local_now::date - 1 + r.local_time) AT TIME ZONE t.timezone >= v_floor)
-               AND NOT EXISTS (SELECT 1 FROM bgjobs.tenant_job_runs y
-                                WHERE y.tenant_id = t.id AND y.job_name = r.job_name
-                                  AND y.local_date = l.local_now::date - 1) AS missed) y
       -- today is done when handled, or when today's slot is before the floor (bgjobs.due_tenants' rule)
       CROSS JOIN LATERAL (
         SELECT h.local_date IS NOT NULL

@@ -35,7 +35,7 @@ rd AS (
 jobs AS (
   SELECT jsonb_agg(jsonb_build_object(
            'job', s.job_name,
-           'schedule', CASE WHEN r.tenant_local AND r.schedule ~ '^\S+ \S+ \* \* \*$'
+           'schedule', CASE WHEN r.tenant_local AND bgjobs.cron_daily(r.schedule)
                             THEN to_char(r.local_time, 'HH24:MI') || ' tenant-local'
                             WHEN r.tenant_local THEN r.schedule || ' tenant-local'
                             ELSE coalesce(r.schedule, wt.schedule) END,
