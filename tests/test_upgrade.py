@@ -38,13 +38,14 @@ def _release_tree(tmp_path: Path) -> Path:
 
 def test_the_kept_archive_is_release_0_1_0():
     """tests/releases/bgjobs-0.1.0.tar.gz holds exactly the tagged release's files."""
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs this repository's git history to read the tag v0.1.0")
-    tree = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", FIRST_RELEASE,
-                           *ARCHIVED], capture_output=True)
-    if tree.returncode != 0:
-        pytest.skip(f"release 0.1.0 ({FIRST_RELEASE[:7]}) is not in this clone's history; "
-                    "the upgrade test runs from the kept archive all the same")
+    tree = None
+    if shutil.which("git") and (ROOT / ".git").exists():
+        tree = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", FIRST_RELEASE, *ARCHIVED],
+                              capture_output=True)
+    if tree is None or tree.returncode != 0:
+        # one case: a copy without the repository's history (a shallow clone, an unpacked tarball)
+        pytest.skip(f"release 0.1.0 ({FIRST_RELEASE[:7]}) is not in this copy's git history, so the kept "
+                    "archive cannot be compared with it; the upgrade test runs from the archive all the same")
     tagged = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "-q", "--verify", "v0.1.0^{commit}"],
                             capture_output=True, text=True).stdout.strip()
     assert tagged in ("", FIRST_RELEASE)
